@@ -1,0 +1,57 @@
+# stomp-gateway: `make run` to try it, `make test` to check everything.
+
+GO        ?= go
+BIN       := bin/stomp-gateway
+STOMPJS   := gateway/testdata/stompjs
+FUZZTIME  ?= 10s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/stomp-gateway
+	$(GO) build -trimpath -o $(BIN) ./cmd/stomp-gateway
+
+.PHONY: run
+run: build ## run the gateway on :15674 with the embedded broker (unless STOMP_GATEWAY_AMQP_URL is set) and the demo page at /
+	STOMP_GATEWAY_DEMO=$${STOMP_GATEWAY_DEMO:-true} ./$(BIN)
+
+.PHONY: test
+test: vet client-deps ## vet, every unit, integration and client test with -race, and a short fuzz run
+	STOMP_GATEWAY_REQUIRE_CLIENT_TESTS=1 $(GO) test -race -count=1 -timeout 8m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+.PHONY: vet
+vet:
+	$(GO) vet ./...
+
+# The third-party client tests drive @stomp/stompjs from Node; npm installs
+# it (pinned by package-lock.json) into the ignored node_modules folder.
+.PHONY: client-deps
+client-deps: $(STOMPJS)/node_modules/.installed
+
+$(STOMPJS)/node_modules/.installed: $(STOMPJS)/package.json $(STOMPJS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the client tests (apt-get install nodejs npm)"; exit 1; }
+	npm ci --prefix $(STOMPJS) --no-audit --no-fund
+	@touch $@
+
+.PHONY: fuzz
+fuzz: ## fuzz the STOMP parser for FUZZTIME (default 10s)
+	$(GO) test -run='^$$' -fuzz=FuzzParser -fuzztime=$(FUZZTIME) ./gateway/stomp
+
+.PHONY: bench
+bench: ## run the benchmarks with allocation counts
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+.PHONY: lint
+lint: vet ## gofmt, go vet, and staticcheck/govulncheck when installed
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed: go install honnef.co/go/tools/cmd/staticcheck@latest"; fi
+	@if command -v govulncheck >/dev/null; then govulncheck ./...; else echo "govulncheck not installed: go install golang.org/x/vuln/cmd/govulncheck@latest"; fi
+
+.PHONY: clean
+clean: ## remove build output and installed client dependencies
+	rm -rf bin $(STOMPJS)/node_modules

@@ -1,0 +1,171 @@
+// Command stomp-gateway serves STOMP over WebSocket in front of RabbitMQ,
+// or in front of an embedded in-memory broker when no AMQP URL is set.
+//
+// Configuration comes from STOMP_GATEWAY_* environment variables; run
+// `stomp-gateway -h` to list them all.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/rs/zerolog"
+
+	"github.com/stomp-gateway/stomp-gateway/auth"
+	"github.com/stomp-gateway/stomp-gateway/gateway"
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/relay/memory"
+)
+
+const prefix = "STOMP_GATEWAY"
+
+// config is the process-level configuration; each package owns the rest.
+type config struct {
+	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"log level: debug, info, warn or error"`
+	LogFormat       string        `envconfig:"LOG_FORMAT" default:"auto" desc:"log format: json, console, or auto (console on a terminal, JSON otherwise)"`
+	AMQPURL         string        `envconfig:"AMQP_URL" default:"" desc:"RabbitMQ URL(s), comma-separated for a cluster; empty runs the embedded in-memory broker (for development only)"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for sessions to close before exiting"`
+	Demo            bool          `envconfig:"DEMO" default:"false" desc:"serve a demo page at / on the WebSocket listener"`
+}
+
+// Compile-time checks that the brokers satisfy the gateway's port.
+var _ broker.Broker = (*memory.Broker)(nil)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "stomp-gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("stomp-gateway", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.Usage = func() { usage(stdout) }
+	markdown := fs.Bool("config-markdown", false, "print the configuration as the README's Markdown table and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *markdown {
+		return configTable(stdout)
+	}
+	var cfg config
+	var gwCfg gateway.Config
+	if err := envconfig.Process(prefix, &cfg); err != nil {
+		return err
+	}
+	if err := envconfig.Process(prefix, &gwCfg); err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, os.Stderr)
+	if err != nil {
+		return err
+	}
+
+	b, err := openBroker(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+
+	gw := gateway.New(gwCfg, b, auth.AllowAll{}, log)
+	mux := http.NewServeMux()
+	mux.Handle(gwCfg.WSPath, gw)
+	if cfg.Demo {
+		mux.Handle("/", demoHandler())
+	}
+	ln, err := net.Listen("tcp", gwCfg.Listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info().Str("listen", ln.Addr().String()).Str("path", gwCfg.WSPath).Bool("demo", cfg.Demo).Msg("stomp-gateway listening")
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case err := <-serveErr:
+		return err
+	case s := <-sig:
+		log.Info().Str("signal", s.String()).Msg("shutting down")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	// Stop accepting first, then close every session; http.Server.Shutdown
+	// does not wait for hijacked WebSocket connections, gw.Shutdown does.
+	_ = hs.Shutdown(ctx)
+	if err := gw.Shutdown(ctx); err != nil {
+		log.Warn().Err(err).Int("sessions", gw.Sessions()).Msg("sessions still open at the shutdown deadline")
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+// openBroker picks the broker: RabbitMQ when an AMQP URL is set, the
+// embedded one otherwise.
+func openBroker(cfg config, log zerolog.Logger) (broker.Broker, error) {
+	if cfg.AMQPURL != "" {
+		return nil, errors.New("STOMP_GATEWAY_AMQP_URL is set, but this build has no RabbitMQ relay yet; unset it to use the embedded broker")
+	}
+	log.Warn().Msg("STOMP_GATEWAY_AMQP_URL is empty: using the embedded in-memory broker; messages live in this process only (development use)")
+	return memory.New(), nil
+}
+
+func newLogger(cfg config, w *os.File) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return zerolog.Logger{}, fmt.Errorf("STOMP_GATEWAY_LOG_LEVEL: %w", err)
+	}
+	var out io.Writer = w
+	switch cfg.LogFormat {
+	case "console":
+		out = zerolog.ConsoleWriter{Out: w}
+	case "auto":
+		if fi, err := w.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			out = zerolog.ConsoleWriter{Out: w}
+		}
+	case "json":
+	default:
+		return zerolog.Logger{}, fmt.Errorf("STOMP_GATEWAY_LOG_FORMAT: %q is not json, console or auto", cfg.LogFormat)
+	}
+	return zerolog.New(out).Level(level).With().Timestamp().Logger(), nil
+}
+
+// configTable writes every variable as a Markdown table, so the README's
+// table comes from the same tags as `-h`.
+func configTable(w io.Writer) error {
+	const row = "{{range .}}| `{{.Key}}` | {{with .Tags.Get \"default\"}}`{{.}}`{{else}}(empty){{end}} | {{.Tags.Get \"desc\"}} |\n{{end}}"
+	if _, err := fmt.Fprintln(w, "| variable | default | meaning |\n|---|---|---|"); err != nil {
+		return err
+	}
+	for _, spec := range []any{&config{}, &gateway.Config{}} {
+		if err := envconfig.Usagef(prefix, spec, w, row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "stomp-gateway serves STOMP over WebSocket in front of RabbitMQ.")
+	fmt.Fprintln(w, "\nIt is configured by environment variables:")
+	_ = envconfig.Usagef(prefix, &config{}, w, envconfig.DefaultTableFormat)
+	_ = envconfig.Usagef(prefix, &gateway.Config{}, w, envconfig.DefaultTableFormat)
+}

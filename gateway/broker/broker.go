@@ -1,0 +1,147 @@
+// Package broker is the port between the gateway and a message broker.
+//
+// The gateway declares here what it needs from a broker; the RabbitMQ relay
+// (package relay) and the embedded in-memory broker (package relay/memory)
+// implement it. The types are neutral: destinations are STOMP destination
+// strings (parsed by ParseDestination so every implementation agrees on
+// them), messages are headers and a body, never STOMP frames and never AMQP
+// structures.
+package broker
+
+import (
+	"context"
+	"errors"
+)
+
+// Broker opens one broker connection per client session.
+type Broker interface {
+	// Connect opens the broker side of one client session. Deliveries for
+	// every subscription of the session, and replies to its temp queues,
+	// are passed to h.
+	Connect(ctx context.Context, info ConnectInfo, h Handler) (Conn, error)
+	// Ready reports whether the broker can serve sessions now.
+	Ready() bool
+	// Close stops the broker and releases its resources.
+	Close() error
+}
+
+// ConnectInfo describes the client session a Conn serves.
+type ConnectInfo struct {
+	SessionID string // unique per gateway session, e.g. "session-Xyz"
+	VHost     string // the CONNECT host header; "" means the default vhost
+	User      string // the authenticated user
+}
+
+// Conn is the broker side of one client session. Its methods may be called
+// from the session's reader goroutine while deliveries arrive on others.
+type Conn interface {
+	// Publish sends m. A nil return means the message was handed to the
+	// broker and confirmed is called exactly once, from any goroutine, with
+	// nil when the broker confirmed it or the reason it did not (nack,
+	// unroutable with mandatory, connection lost). An error return means
+	// nothing was published and confirmed is never called.
+	Publish(ctx context.Context, m *Message, confirmed func(error)) error
+	// Subscribe starts delivering messages for s to the Conn's Handler.
+	// It returns once the consumer is registered.
+	Subscribe(ctx context.Context, s Subscription) error
+	// Unsubscribe stops the subscription id; its unsettled deliveries go
+	// back to their queue (the client can no longer settle them). With
+	// deleteDurable the queue of a durable subscription is deleted too.
+	Unsubscribe(ctx context.Context, id string, deleteDurable bool) error
+	// Ack settles a delivery of subscription id. With multiple it settles
+	// every earlier unsettled delivery of the same subscription too (never
+	// of other subscriptions).
+	Ack(id string, tag uint64, multiple bool) error
+	// Nack rejects a delivery (and with multiple every earlier unsettled
+	// delivery of the same subscription); with requeue the broker delivers
+	// it again, marked redelivered, otherwise it is dropped or dead-lettered.
+	Nack(id string, tag uint64, multiple, requeue bool) error
+	// Close ends the session: its consumers stop, unsettled deliveries go
+	// back to their queues and its temporary queues are deleted. No handler
+	// call starts after Close returns, though one already running on
+	// another goroutine may still finish.
+	Close() error
+}
+
+// Handler receives what a Conn delivers. Its methods must not block: the
+// gateway queues the frame and returns.
+type Handler interface {
+	// Deliver passes one message for subscription d.Subscription. The
+	// Delivery is shared read-only with other local subscribers.
+	Deliver(d *Delivery)
+	// Lost reports that subscription id ended without the client asking:
+	// err wraps ErrNotFound when its queue was deleted, ErrClosed when the
+	// broker went away and the subscription could not be restored.
+	Lost(id string, err error)
+}
+
+// AckMode is how a subscription's deliveries are settled.
+type AckMode int
+
+// The STOMP ack modes.
+const (
+	AckAuto             AckMode = iota // settled on delivery
+	AckClient                          // ACK settles this and earlier deliveries of the subscription
+	AckClientIndividual                // ACK settles one delivery
+)
+
+// Subscription is a SUBSCRIBE as the broker needs it.
+type Subscription struct {
+	ID          string // unique within the session
+	Destination string
+	Ack         AckMode
+	Prefetch    int      // unsettled deliveries allowed in flight; 0 = unlimited
+	Headers     []Header // every other SUBSCRIBE header (durable, auto-delete, exclusive, x-*)
+}
+
+// Header is a name and value, in wire order.
+type Header struct{ Name, Value string }
+
+// Message is what a client publishes.
+type Message struct {
+	Destination string
+	// Headers are the application and property headers (content-type,
+	// persistent, reply-to, custom ones) without STOMP protocol headers.
+	// A reply-to of /temp-queue/T makes the broker create the session's
+	// temp queue T (once) and deliver replies to subscription
+	// "/temp-queue/T"; subscribers then see reply-to as
+	// /reply-queue/<queue>, a destination a responder can SEND to.
+	Headers []Header
+	Body    []byte
+}
+
+// Delivery is a message delivered to a subscription.
+type Delivery struct {
+	Subscription string // the subscription id
+	Destination  string // where it was published, in STOMP form
+	Tag          uint64 // what Ack and Nack take
+	Redelivered  bool
+	Headers      []Header
+	Body         []byte
+}
+
+// HeaderValue returns the first value of name in hs.
+func HeaderValue(hs []Header, name string) (string, bool) {
+	for _, h := range hs {
+		if h.Name == name {
+			return h.Value, true
+		}
+	}
+	return "", false
+}
+
+// Errors a broker returns, wrapped with detail that is safe to show the
+// client. The gateway maps each to a short ERROR message.
+var (
+	ErrInvalidDestination    = errors.New("invalid destination")
+	ErrNotFound              = errors.New("not_found")
+	ErrAccessRefused         = errors.New("access_refused")
+	ErrPreconditionFailed    = errors.New("precondition_failed")
+	ErrResourceLocked        = errors.New("resource_locked")
+	ErrUnknownDelivery       = errors.New("unknown delivery tag")
+	ErrUnknownSubscription   = errors.New("unknown subscription")
+	ErrDuplicateSubscription = errors.New("duplicate subscription")
+	ErrNacked                = errors.New("message rejected by broker")
+	ErrUnavailable           = errors.New("broker unavailable")
+	ErrClosed                = errors.New("broker connection closed")
+)

@@ -1,0 +1,52 @@
+package gateway
+
+import "time"
+
+// Config is the gateway's part of the configuration. cmd/stomp-gateway
+// fills it from STOMP_GATEWAY_* environment variables; every field has a
+// default and a description that `stomp-gateway -h` prints.
+type Config struct {
+	Listen         string        `envconfig:"LISTEN" default:":15674" desc:"address the WebSocket listener binds (RabbitMQ Web-STOMP's port by default)"`
+	WSPath         string        `envconfig:"WS_PATH" default:"/ws" desc:"HTTP path of the STOMP WebSocket endpoint"`
+	AllowedOrigins []string      `envconfig:"ALLOWED_ORIGINS" default:"" desc:"comma-separated Origin values allowed to open a WebSocket (e.g. https://app.example.com); empty allows the gateway's own host only; * allows any"`
+	ConnectTimeout time.Duration `envconfig:"CONNECT_TIMEOUT" default:"10s" desc:"time a new connection has to send CONNECT"`
+	HeartbeatMin   time.Duration `envconfig:"HEARTBEAT_MIN" default:"1s" desc:"shortest STOMP heart-beat interval the gateway agrees to, either way"`
+	HeartbeatGrace float64       `envconfig:"HEARTBEAT_GRACE" default:"2" desc:"a client silent for this many negotiated heart-beat intervals is closed"`
+	PingInterval   time.Duration `envconfig:"WS_PING_INTERVAL" default:"30s" desc:"interval of WebSocket pings to each client (keeps load balancers from cutting idle sockets); 0 disables"`
+	WriteTimeout   time.Duration `envconfig:"WRITE_TIMEOUT" default:"10s" desc:"deadline for writing one frame to a client"`
+
+	MaxFrameBytes        int `envconfig:"MAX_FRAME_BYTES" default:"4194304" desc:"largest inbound STOMP frame after CONNECT, headers and body"`
+	MaxFrameBytesPreAuth int `envconfig:"MAX_FRAME_BYTES_UNAUTHENTICATED" default:"65536" desc:"largest inbound frame before a successful CONNECT"`
+	MaxHeaders           int `envconfig:"MAX_HEADERS" default:"100" desc:"most headers in one inbound frame"`
+	MaxHeaderLineBytes   int `envconfig:"MAX_HEADER_LINE_BYTES" default:"16384" desc:"longest header line in an inbound frame"`
+	MaxSubscriptions     int `envconfig:"MAX_SUBSCRIPTIONS" default:"256" desc:"most subscriptions one session may hold"`
+	MaxTransactions      int `envconfig:"MAX_TRANSACTIONS" default:"16" desc:"most open transactions per session"`
+	MaxTransactionFrames int `envconfig:"MAX_TRANSACTION_FRAMES" default:"1024" desc:"most frames buffered in one transaction"`
+	MaxOutboundBytes     int `envconfig:"MAX_OUTBOUND_BYTES" default:"16777216" desc:"bytes queued for a client before it is closed as a slow consumer"`
+	MaxInflight          int `envconfig:"MAX_INFLIGHT_PUBLISHES" default:"512" desc:"unconfirmed SENDs per session before the gateway stops reading from it"`
+	DefaultPrefetch      int `envconfig:"DEFAULT_PREFETCH" default:"1000" desc:"prefetch for client-ack subscriptions without a prefetch-count header; 0 is unlimited"`
+}
+
+// DefaultConfig returns the configuration with every default applied, for
+// tests and embedders that do not read the environment.
+func DefaultConfig() Config {
+	return Config{
+		Listen:               ":15674",
+		WSPath:               "/ws",
+		ConnectTimeout:       10 * time.Second,
+		HeartbeatMin:         time.Second,
+		HeartbeatGrace:       2,
+		PingInterval:         30 * time.Second,
+		WriteTimeout:         10 * time.Second,
+		MaxFrameBytes:        4 << 20,
+		MaxFrameBytesPreAuth: 64 << 10,
+		MaxHeaders:           100,
+		MaxHeaderLineBytes:   16 << 10,
+		MaxSubscriptions:     256,
+		MaxTransactions:      16,
+		MaxTransactionFrames: 1024,
+		MaxOutboundBytes:     16 << 20,
+		MaxInflight:          512,
+		DefaultPrefetch:      1000,
+	}
+}

@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stomp-gateway/stomp-gateway/auth"
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+)
+
+// serverName is sent in CONNECTED's server header.
+var serverName = "stomp-gateway/" + Version
+
+// onConnect negotiates the version and heart-beats, authenticates, opens
+// the broker side and answers CONNECTED.
+func (s *session) onConnect(f *stomp.Frame) *closeReason {
+	if s.state.Load() != stateNew {
+		return protocolError("Illegal command", "Already connected.")
+	}
+	v, ok := negotiateVersion(f.Get(stomp.HdrAcceptVersion), s.maxVersion)
+	if !ok {
+		r := protocolError("Version mismatch", "Supported versions are "+supportedVersions(s.maxVersion)+"\n")
+		r.headers = []stomp.Header{{Key: stomp.HdrVersion, Value: supportedVersions(s.maxVersion)}}
+		return r
+	}
+	cx, cy, err := parseHeartbeat(f.Get(stomp.HdrHeartBeat))
+	if err != nil {
+		return protocolError("Invalid header", err.Error())
+	}
+	vhost := f.Get(stomp.HdrHost)
+	creds := auth.Credentials{
+		Login:    f.Get(stomp.HdrLogin),
+		Passcode: f.Get(stomp.HdrPasscode),
+		Token:    bearer(f),
+		VHost:    vhost,
+		Remote:   s.t.remoteAddr(),
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.ConnectTimeout)
+	defer cancel()
+	id, err := s.srv.auth.Authenticate(ctx, creds)
+	if err != nil {
+		s.log.Warn().Str("login", creds.Login).Err(err).Msg("authentication failed")
+		r := closeReason{message: "access refused", body: "Bad credentials.", code: 1008, client: true}
+		if !errors.Is(err, auth.ErrDenied) {
+			r = closeReason{message: "authentication unavailable", body: "Credentials could not be checked; try again later.", code: 1011}
+		}
+		return &r
+	}
+	conn, err := s.srv.broker.Connect(ctx, broker.ConnectInfo{SessionID: s.id, VHost: vhost, User: id.User}, s)
+	if err != nil {
+		s.log.Error().Err(err).Msg("broker connect failed")
+		return brokerReason(err)
+	}
+	s.conn = conn
+	s.user = id.User
+	s.log = s.log.With().Str("user", id.User).Logger()
+	s.version.Store(int32(v))
+	s.parser.SetVersion(v)
+	s.parser.SetLimits(s.srv.limits())
+
+	out := s.srv.heartbeat(cy)
+	in := s.srv.heartbeat(cx)
+	s.hbOut.Store(int64(out))
+	s.hbIn.Store(int64(in))
+	s.state.Store(stateConnected)
+
+	c := &stomp.Frame{Command: stomp.CmdConnected}
+	c.Add(stomp.HdrVersion, v.String())
+	c.Add(stomp.HdrHeartBeat, fmt.Sprintf("%d,%d", out.Milliseconds(), in.Milliseconds()))
+	c.Add(stomp.HdrSession, s.id)
+	c.Add(stomp.HdrServer, serverName)
+	c.Add(stomp.HdrUserName, id.User)
+	s.sendFrame(c)
+	s.log.Info().Str("version", v.String()).Str("vhost", vhost).Msg("session connected")
+	return nil
+}
+
+// negotiateVersion picks the highest version both the accept-version
+// header (absent means 1.0) and the subprotocol allow.
+func negotiateVersion(accept string, max stomp.Version) (stomp.Version, bool) {
+	if accept == "" {
+		return stomp.V10, true
+	}
+	best := stomp.Version(0)
+	for _, a := range strings.Split(accept, ",") {
+		if v, ok := stomp.ParseVersion(strings.TrimSpace(a)); ok && v <= max && v > best {
+			best = v
+		}
+	}
+	return best, best != 0
+}
+
+func supportedVersions(max stomp.Version) string {
+	vs := []string{}
+	for v := stomp.V10; v <= max; v++ {
+		vs = append(vs, v.String())
+	}
+	return strings.Join(vs, ",")
+}
+
+// parseHeartbeat reads "cx,cy" (absent is 0,0).
+func parseHeartbeat(h string) (cx, cy time.Duration, err error) {
+	if h == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(h, ",")
+	x, err1 := strconv.ParseUint(strings.TrimSpace(a), 10, 31)
+	y, err2 := strconv.ParseUint(strings.TrimSpace(b), 10, 31)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("heart-beat %q is not two non-negative integers", h)
+	}
+	return time.Duration(x) * time.Millisecond, time.Duration(y) * time.Millisecond, nil
+}
+
+// heartbeat turns what one side asked for into the negotiated interval:
+// none when it asked for none, never shorter than HeartbeatMin.
+func (srv *Server) heartbeat(asked time.Duration) time.Duration {
+	if asked <= 0 {
+		return 0
+	}
+	return max(asked, srv.cfg.HeartbeatMin)
+}
+
+// bearer returns the token of an "Authorization: Bearer" CONNECT header.
+func bearer(f *stomp.Frame) string {
+	v, ok := f.Lookup("Authorization")
+	if !ok {
+		v = f.Get("authorization")
+	}
+	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:])
+	}
+	return ""
+}

@@ -1,0 +1,20 @@
+// Package gateway serves STOMP 1.0, 1.1 and 1.2 over WebSocket and runs
+// each client's session against a broker.Broker.
+//
+// Goroutines per session:
+//
+//	reader (session.run)   one per session, for its whole life: reads the
+//	                       transport, parses frames, runs the state machine
+//	flusher (session.flush) only while there is something to write: drains
+//	                       the outbound queue, then exits
+//
+// Shared by all sessions: one ticker goroutine (ticker.go) for CONNECT
+// timeouts, heart-beats and pings. Broker deliveries and publish confirms
+// arrive on the broker's goroutines; they lock session.mu (subscriptions
+// and pending acks) or session.wmu (outbound queue) briefly and never
+// block. The reader never holds session.mu while calling the broker.
+//
+// Every way a session ends is a closeReason (close.go), which fixes the
+// ERROR frame and WebSocket close code the client sees. The slow-consumer
+// policy is stated in write.go.
+package gateway

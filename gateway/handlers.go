@@ -1,0 +1,199 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+)
+
+// handle runs one client frame. A non-nil result ends the session.
+func (s *session) handle(f *stomp.Frame) *closeReason {
+	switch f.Command {
+	case stomp.CmdConnect, stomp.CmdStomp:
+		return s.onConnect(f)
+	}
+	if s.state.Load() != stateConnected {
+		return fail(protocolError("Illegal command", "You must log in using CONNECT first."), f)
+	}
+	var r *closeReason
+	switch f.Command {
+	case stomp.CmdSend:
+		if tx, ok := f.Lookup(stomp.HdrTransaction); ok {
+			return fail(s.buffer(tx, f), f)
+		}
+		// SEND answers its receipt itself, once the broker confirms.
+		return fail(s.onSend(f, nil), f)
+	case stomp.CmdAck, stomp.CmdNack:
+		if f.Command == stomp.CmdNack && s.protocol() == stomp.V10 {
+			return fail(badCommand(f.Command), f)
+		}
+		if tx, ok := f.Lookup(stomp.HdrTransaction); ok {
+			r = s.buffer(tx, f)
+		} else {
+			r = s.onAck(f)
+		}
+	case stomp.CmdSubscribe:
+		r = s.onSubscribe(f)
+	case stomp.CmdUnsubscribe:
+		r = s.onUnsubscribe(f)
+	case stomp.CmdBegin:
+		r = s.onBegin(f)
+	case stomp.CmdCommit:
+		// COMMIT answers its receipt itself, once its SENDs are confirmed.
+		return fail(s.onCommit(f), f)
+	case stomp.CmdAbort:
+		r = s.onAbort(f)
+	case stomp.CmdDisconnect:
+		return s.onDisconnect(f)
+	default:
+		r = badCommand(f.Command)
+	}
+	if r != nil {
+		return fail(r, f)
+	}
+	if id, ok := f.Lookup(stomp.HdrReceipt); ok {
+		s.sendReceipt(id)
+	}
+	return nil
+}
+
+// fail adds the frame's receipt to the ERROR that r sends, as the spec
+// asks, so a client waiting on that receipt learns why.
+func fail(r *closeReason, f *stomp.Frame) *closeReason {
+	if r == nil {
+		return nil
+	}
+	if id, ok := f.Lookup(stomp.HdrReceipt); ok && r.receipt == "" {
+		rr := r.withReceipt(id)
+		return &rr
+	}
+	return r
+}
+
+func badCommand(cmd string) *closeReason {
+	return protocolError("Bad command", fmt.Sprintf("Could not interpret command %q.", cmd))
+}
+
+func missing(cmd, header string) *closeReason {
+	return protocolError("Missing header", fmt.Sprintf("%q must include a %q header.", cmd, header))
+}
+
+// sendHeaders are STOMP protocol headers of a SEND that do not travel with
+// the message.
+var sendHeaders = map[string]bool{
+	stomp.HdrDestination: true, stomp.HdrReceipt: true, stomp.HdrTransaction: true, stomp.HdrContentLength: true,
+}
+
+// onSend publishes a SEND. Its receipt (and, inside a COMMIT, the group's
+// count) is settled when the broker confirms.
+func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
+	dest := f.Get(stomp.HdrDestination)
+	if dest == "" {
+		return missing(f.Command, stomp.HdrDestination)
+	}
+	if _, ok := f.Lookup(stomp.HdrMessageID); ok {
+		return protocolError("Invalid header", "'message-id' is not allowed on 'SEND'; use 'amqp-message-id'.")
+	}
+	m := &broker.Message{Destination: dest, Body: f.Body, Headers: make([]broker.Header, 0, len(f.Headers))}
+	for i, h := range f.Headers {
+		if sendHeaders[h.Key] || seenBefore(f.Headers[:i], h.Key) {
+			continue
+		}
+		m.Headers = append(m.Headers, broker.Header{Name: h.Key, Value: h.Value})
+	}
+	receipt := f.Get(stomp.HdrReceipt)
+
+	select {
+	case s.inflight <- struct{}{}:
+	case <-s.done:
+		return nil
+	}
+	s.pending.Add(1)
+	if g != nil {
+		g.add()
+	}
+	err := s.conn.Publish(s.ctx, m, func(err error) {
+		<-s.inflight
+		defer s.pending.Done()
+		if err != nil {
+			s.log.Warn().Err(err).Str("destination", dest).Msg("publish failed")
+			s.closeWith(brokerReason(err).withReceipt(receipt))
+			return
+		}
+		if receipt != "" {
+			s.sendReceipt(receipt)
+		}
+		if g != nil {
+			g.done()
+		}
+	})
+	if err != nil {
+		<-s.inflight
+		s.pending.Done()
+		return s.brokerFailure("publish", err)
+	}
+	return nil
+}
+
+// seenBefore reports whether key occurs in hs: repeated headers are
+// dropped because the first one wins.
+func seenBefore(hs []stomp.Header, key string) bool {
+	for _, h := range hs {
+		if h.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// onDisconnect waits for every earlier SEND to be confirmed, answers the
+// receipt and ends the session.
+func (s *session) onDisconnect(f *stomp.Frame) *closeReason {
+	confirmed := make(chan struct{})
+	go func() {
+		s.pending.Wait()
+		close(confirmed)
+	}()
+	select {
+	case <-confirmed:
+	case <-s.done:
+	case <-time.After(s.srv.cfg.WriteTimeout):
+		s.log.Warn().Msg("DISCONNECT: publishes still unconfirmed")
+	}
+	if id, ok := f.Lookup(stomp.HdrReceipt); ok {
+		s.sendReceipt(id)
+	}
+	return &reasonDisconnect
+}
+
+// brokerReason maps a broker error to what the client is told. The error
+// text comes from the broker port, which keeps it safe to show.
+func brokerReason(err error) *closeReason {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, broker.ErrInvalidDestination):
+		return protocolError("Invalid destination", msg)
+	case errors.Is(err, broker.ErrDuplicateSubscription):
+		return protocolError("Duplicated subscription identifier", msg)
+	case errors.Is(err, broker.ErrUnknownSubscription), errors.Is(err, broker.ErrUnknownDelivery):
+		return protocolError("Subscription not found", msg)
+	case errors.Is(err, broker.ErrNotFound):
+		return brokerError("not_found", msg)
+	case errors.Is(err, broker.ErrAccessRefused):
+		return brokerError("access_refused", msg)
+	case errors.Is(err, broker.ErrPreconditionFailed):
+		return brokerError("precondition_failed", msg)
+	case errors.Is(err, broker.ErrResourceLocked):
+		return brokerError("resource_locked", msg)
+	case errors.Is(err, broker.ErrNacked):
+		return brokerError("message rejected", msg)
+	case errors.Is(err, broker.ErrUnavailable), errors.Is(err, broker.ErrClosed):
+		r := reasonBrokerLost
+		return &r
+	}
+	r := reasonInternal
+	return &r
+}

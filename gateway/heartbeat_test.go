@@ -1,0 +1,66 @@
+package gateway_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+)
+
+func TestServerSendsHeartBeatsAtTheNegotiatedInterval(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	c := dial(t, ts, "v12.stomp")
+	// The client sends nothing but wants a heart-beat every 50 ms.
+	f := c.connect("accept-version:1.2", "host:/", "heart-beat:0,50")
+	header(t, f, "heart-beat", "50,0")
+	deadline := time.Now().Add(5 * time.Second)
+	for c.heartbeats < 3 && time.Now().Before(deadline) {
+		_ = c.ws.SetReadDeadline(deadline)
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != "\n" {
+			t.Fatalf("got %q, want heart-beats", b)
+		}
+		c.heartbeats++
+	}
+}
+
+func TestClientSilentForTwiceItsHeartBeatIsClosed(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	c := dial(t, ts, "v12.stomp")
+	header(t, c.connect("accept-version:1.2", "host:/", "heart-beat:50,0"), "heart-beat", "0,50")
+	start := time.Now()
+	_, code := c.expectError("heart-beat timeout")
+	if code != websocket.ClosePolicyViolation {
+		t.Errorf("close code %d", code)
+	}
+	if el := time.Since(start); el < 90*time.Millisecond {
+		t.Errorf("closed after %v, before 2 x 50 ms", el)
+	}
+}
+
+func TestClientHeartBeatsKeepTheSessionOpen(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	c := dial(t, ts, "v12.stomp")
+	c.connect("accept-version:1.2", "host:/", "heart-beat:50,0")
+	for range 8 {
+		time.Sleep(30 * time.Millisecond)
+		c.sendRaw([]byte("\n"))
+	}
+	c.send(stomp.CmdDisconnect, "receipt:bye")
+	header(t, c.expect(stomp.CmdReceipt), "receipt-id", "bye")
+}
+
+func TestHeartBeatsAreNeverFasterThanTheServerMinimum(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t) // HeartbeatMin 20 ms in tests
+	c := dial(t, ts, "v12.stomp")
+	header(t, c.connect("accept-version:1.2", "host:/", "heart-beat:1,5"), "heart-beat", "20,20")
+}

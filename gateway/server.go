@@ -1,0 +1,199 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rs/zerolog"
+
+	"github.com/stomp-gateway/stomp-gateway/auth"
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+)
+
+// Version is the gateway's release, sent in CONNECTED's server header.
+var Version = "0.1.0"
+
+// subprotocols are the STOMP WebSocket subprotocols, best first: gorilla
+// picks the first of these that the client offers.
+var subprotocols = []string{"v12.stomp", "v11.stomp", "v10.stomp"}
+
+// writeBufferPool is shared by every connection, so an idle session holds
+// no write buffer.
+var writeBufferPool sync.Pool
+
+// Server accepts STOMP clients over WebSocket and runs their sessions.
+type Server struct {
+	cfg    Config
+	broker broker.Broker
+	auth   auth.Authenticator
+	log    zerolog.Logger
+
+	upgrader websocket.Upgrader
+	ticker   *ticker
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// New returns a Server; it serves nothing until its handler is mounted.
+func New(cfg Config, b broker.Broker, a auth.Authenticator, log zerolog.Logger) *Server {
+	srv := &Server{
+		cfg:      cfg,
+		broker:   b,
+		auth:     a,
+		log:      log,
+		sessions: make(map[*session]struct{}),
+	}
+	srv.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   512,
+		WriteBufferSize:  4096,
+		WriteBufferPool:  &writeBufferPool,
+		Subprotocols:     subprotocols,
+		CheckOrigin:      srv.checkOrigin,
+	}
+	srv.ticker = startTicker(srv)
+	return srv
+}
+
+// ServeHTTP upgrades requests on the WebSocket path and starts a session.
+func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != srv.cfg.WSPath {
+		http.NotFound(w, r)
+		return
+	}
+	srv.mu.Lock()
+	draining := srv.draining
+	srv.mu.Unlock()
+	if draining {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	c, err := srv.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		// The upgrader has answered with an HTTP error already.
+		srv.log.Info().Err(err).Str("remote", r.RemoteAddr).Str("origin", r.Header.Get("Origin")).Msg("upgrade refused")
+		return
+	}
+	var s *session
+	t := newWSTransport(c, func() { s.seen() })
+	s = newSession(srv, t, subprotocolVersion(c.Subprotocol()))
+	if !srv.add(s) {
+		t.goodbye(websocket.CloseGoingAway, "server shutting down", time.Now().Add(time.Second))
+		t.close()
+		return
+	}
+	// The handler returns at once so net/http's request state is freed;
+	// the session lives in its own goroutine.
+	go s.run()
+}
+
+func subprotocolVersion(p string) stomp.Version {
+	switch p {
+	case "v10.stomp":
+		return stomp.V10
+	case "v11.stomp":
+		return stomp.V11
+	}
+	return stomp.V12
+}
+
+// checkOrigin allows the configured origins; with none configured, only
+// pages served from the gateway's own host (and clients sending no Origin,
+// which browsers always send).
+func (srv *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	if len(srv.cfg.AllowedOrigins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && strings.EqualFold(u.Host, r.Host)
+	}
+	for _, o := range srv.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+func (srv *Server) add(s *session) bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.draining {
+		return false
+	}
+	srv.sessions[s] = struct{}{}
+	srv.wg.Add(1)
+	return true
+}
+
+func (srv *Server) remove(s *session) {
+	srv.mu.Lock()
+	delete(srv.sessions, s)
+	srv.mu.Unlock()
+	srv.wg.Done()
+}
+
+// Sessions returns how many sessions are open.
+func (srv *Server) Sessions() int {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	return len(srv.sessions)
+}
+
+// Shutdown stops accepting sessions, tells every session ERROR "server
+// shutting down" and closes it with 1001, and waits for them to end until
+// ctx is done. http.Server.Shutdown does not wait for hijacked WebSocket
+// connections; this does.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	srv.draining = true
+	all := make([]*session, 0, len(srv.sessions))
+	for s := range srv.sessions {
+		all = append(all, s)
+	}
+	srv.mu.Unlock()
+	for _, s := range all {
+		s.closeWith(reasonShutdown)
+	}
+	ended := make(chan struct{})
+	go func() {
+		srv.wg.Wait()
+		close(ended)
+	}()
+	defer srv.ticker.stop()
+	select {
+	case <-ended:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (srv *Server) preAuthLimits() stomp.Limits {
+	return stomp.Limits{
+		MaxFrameBytes:      srv.cfg.MaxFrameBytesPreAuth,
+		MaxHeaders:         srv.cfg.MaxHeaders,
+		MaxHeaderLineBytes: srv.cfg.MaxHeaderLineBytes,
+		MaxBodyBytes:       srv.cfg.MaxFrameBytesPreAuth,
+	}
+}
+
+func (srv *Server) limits() stomp.Limits {
+	return stomp.Limits{
+		MaxFrameBytes:      srv.cfg.MaxFrameBytes,
+		MaxHeaders:         srv.cfg.MaxHeaders,
+		MaxHeaderLineBytes: srv.cfg.MaxHeaderLineBytes,
+		MaxBodyBytes:       srv.cfg.MaxFrameBytes,
+	}
+}

@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+)
+
+// Session states.
+const (
+	stateNew int32 = iota // waiting for CONNECT
+	stateConnected
+)
+
+// session is one client connection. Its reader goroutine (run) owns the
+// protocol state; broker deliveries and confirms arrive on other goroutines
+// and touch only what mu and wmu guard.
+type session struct {
+	srv     *Server
+	t       transport
+	id      string
+	log     zerolog.Logger
+	started time.Time
+	// maxVersion is the highest version the WebSocket subprotocol allows.
+	maxVersion stomp.Version
+
+	// Owned by the reader goroutine.
+	parser *stomp.Parser
+	conn   broker.Conn
+	user   string
+	txs    map[string]*transaction
+	stop   closeReason // why the reader stopped, when a handler said so
+
+	// Read by the shared ticker and writers.
+	state     atomic.Int32
+	version   atomic.Int32
+	hbIn      atomic.Int64 // ns the client promised between its heart-beats; 0 = none
+	hbOut     atomic.Int64 // ns between the gateway's heart-beats; 0 = none
+	lastRead  atomic.Int64 // unix ns
+	lastWrite atomic.Int64
+	lastPing  atomic.Int64
+
+	// Unconfirmed publishes: inflight bounds them (the reader blocks when
+	// it is full), pending lets DISCONNECT wait for them.
+	inflight chan struct{}
+	pending  sync.WaitGroup
+
+	mu   sync.Mutex // guards subs and seq
+	subs map[string]*subscription
+	seq  uint64
+
+	wmu      sync.Mutex // guards the outbound queue and closing
+	outq     []outItem
+	outBytes int
+	flushing bool
+	closing  *closeReason
+	done     chan struct{} // closed when closing is set
+	closed   chan struct{} // closed when the close handshake was sent
+	ctx      context.Context
+	cancel   context.CancelFunc
+}
+
+func newSession(srv *Server, t transport, maxVersion stomp.Version) *session {
+	now := time.Now()
+	s := &session{
+		srv:        srv,
+		t:          t,
+		id:         "session-" + rand.Text(),
+		started:    now,
+		maxVersion: maxVersion,
+		parser:     stomp.NewParser(srv.preAuthLimits()),
+		inflight:   make(chan struct{}, srv.cfg.MaxInflight),
+		done:       make(chan struct{}),
+		closed:     make(chan struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.log = srv.log.With().Str("session", s.id).Str("remote", t.remoteAddr()).Logger()
+	s.version.Store(int32(stomp.V10))
+	s.lastRead.Store(now.UnixNano())
+	s.lastWrite.Store(now.UnixNano())
+	s.lastPing.Store(now.UnixNano())
+	return s
+}
+
+// protocol is the negotiated version (1.0 until CONNECT succeeds).
+func (s *session) protocol() stomp.Version { return stomp.Version(s.version.Load()) }
+
+// seen records inbound traffic for heart-beat accounting.
+func (s *session) seen() { s.lastRead.Store(time.Now().UnixNano()) }
+
+// run is the session's reader goroutine: it reads, parses and handles
+// frames until the session ends, then releases everything the session
+// holds.
+func (s *session) run() {
+	defer s.srv.remove(s)
+	reason, readable := s.readLoop()
+	s.closeWith(reason)
+	s.cancel()
+	if s.conn != nil {
+		if err := s.conn.Close(); err != nil {
+			s.log.Debug().Err(err).Msg("closing broker connection")
+		}
+	}
+	s.txs = nil
+	<-s.closed
+	if readable {
+		// Read (and drop) what the client still sends until its close
+		// answer or the goodbye deadline: closing with unread input would
+		// reset the connection and could destroy the ERROR frame in flight.
+		for {
+			if _, err := s.t.read(); err != nil {
+				break
+			}
+		}
+	}
+	s.t.close()
+	s.logEnd()
+}
+
+func (s *session) logEnd() {
+	s.wmu.Lock()
+	r := *s.closing
+	s.wmu.Unlock()
+	ev := s.log.Info()
+	if r.message != "" && !r.client {
+		ev = s.log.Warn()
+	}
+	reason := r.message
+	if reason == "" {
+		reason = r.why
+	}
+	ev.Str("reason", reason).Dur("duration", time.Since(s.started)).Msg("session ended")
+}

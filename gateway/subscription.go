@@ -1,0 +1,276 @@
+package gateway
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+)
+
+// subscription is a SUBSCRIBE the session holds.
+type subscription struct {
+	id   string
+	mode broker.AckMode
+	// unacked are the deliveries of a client-ack subscription the client
+	// has not settled yet, in delivery order (ascending seq).
+	unacked []pendingAck
+}
+
+type pendingAck struct {
+	seq uint64 // the session's number for the MESSAGE, in its ack id
+	tag uint64 // the broker's delivery tag
+}
+
+// tempQueuePrefix marks the internal subscriptions that carry replies to a
+// reply-to:/temp-queue/... (the broker names them after the temp queue).
+const tempQueuePrefix = "/temp-queue/"
+
+// subscribeHeaders are SUBSCRIBE headers the gateway consumes itself.
+var subscribeHeaders = map[string]bool{
+	stomp.HdrDestination: true, stomp.HdrID: true, stomp.HdrAck: true, stomp.HdrReceipt: true, "prefetch-count": true,
+}
+
+func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
+	dest := f.Get(stomp.HdrDestination)
+	if dest == "" {
+		return missing(f.Command, stomp.HdrDestination)
+	}
+	id, ok := f.Lookup(stomp.HdrID)
+	if !ok {
+		if s.protocol() != stomp.V10 {
+			return missing(f.Command, stomp.HdrID)
+		}
+		id = dest // 1.0 allows SUBSCRIBE without id; UNSUBSCRIBE then names the destination
+	}
+	if strings.HasPrefix(id, tempQueuePrefix) {
+		return protocolError("Invalid id", fmt.Sprintf("Subscription id %q may not start with %q.", id, tempQueuePrefix))
+	}
+	mode, ok := ackMode(f.Get(stomp.HdrAck))
+	if !ok {
+		return protocolError("Invalid header", fmt.Sprintf("ack %q is not auto, client or client-individual.", f.Get(stomp.HdrAck)))
+	}
+	prefetch := 0
+	if mode != broker.AckAuto {
+		prefetch = s.srv.cfg.DefaultPrefetch
+	}
+	if p, ok := f.Lookup("prefetch-count"); ok {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return protocolError("Invalid header", fmt.Sprintf("prefetch-count %q is not a non-negative integer.", p))
+		}
+		prefetch = n
+	}
+	sub := &subscription{id: id, mode: mode}
+	s.mu.Lock()
+	if _, dup := s.subs[id]; dup {
+		s.mu.Unlock()
+		return protocolError("Duplicated subscription identifier", fmt.Sprintf("A subscription identified by %q already exists.", id))
+	}
+	if len(s.subs) >= s.srv.cfg.MaxSubscriptions {
+		s.mu.Unlock()
+		return protocolError("Too many subscriptions", fmt.Sprintf("A session may hold at most %d subscriptions.", s.srv.cfg.MaxSubscriptions))
+	}
+	if s.subs == nil {
+		s.subs = make(map[string]*subscription, 1)
+	}
+	// Registered before the broker starts delivering, so no delivery
+	// finds it missing.
+	s.subs[id] = sub
+	s.mu.Unlock()
+
+	req := broker.Subscription{ID: id, Destination: dest, Ack: mode, Prefetch: prefetch}
+	for i, h := range f.Headers {
+		if !subscribeHeaders[h.Key] && !seenBefore(f.Headers[:i], h.Key) {
+			req.Headers = append(req.Headers, broker.Header{Name: h.Key, Value: h.Value})
+		}
+	}
+	if err := s.conn.Subscribe(s.ctx, req); err != nil {
+		s.mu.Lock()
+		delete(s.subs, id)
+		s.mu.Unlock()
+		return s.brokerFailure("subscribe", err)
+	}
+	return nil
+}
+
+func ackMode(h string) (broker.AckMode, bool) {
+	switch h {
+	case "", "auto":
+		return broker.AckAuto, true
+	case "client":
+		return broker.AckClient, true
+	case "client-individual":
+		return broker.AckClientIndividual, true
+	}
+	return 0, false
+}
+
+func (s *session) onUnsubscribe(f *stomp.Frame) *closeReason {
+	id, ok := f.Lookup(stomp.HdrID)
+	if !ok && s.protocol() == stomp.V10 {
+		id, ok = f.Lookup(stomp.HdrDestination)
+	}
+	if !ok {
+		return missing(f.Command, stomp.HdrID)
+	}
+	s.mu.Lock()
+	_, found := s.subs[id]
+	delete(s.subs, id)
+	s.mu.Unlock()
+	if !found {
+		return protocolError("No subscription found", fmt.Sprintf("There is no subscription with id %q.", id))
+	}
+	durable := f.Get("durable") == "true" || f.Get("persistent") == "true"
+	if err := s.conn.Unsubscribe(s.ctx, id, durable); err != nil {
+		return s.brokerFailure("unsubscribe", err)
+	}
+	return nil
+}
+
+// onAck settles a delivery: ACK or NACK, found by the 1.2 id header or the
+// 1.0/1.1 message-id. A client-mode ACK is cumulative within its own
+// subscription only.
+func (s *session) onAck(f *stomp.Frame) *closeReason {
+	idHeader := stomp.HdrID
+	if s.protocol() != stomp.V12 {
+		idHeader = stomp.HdrMessageID
+	}
+	key, ok := f.Lookup(idHeader)
+	if !ok {
+		return missing(f.Command, idHeader)
+	}
+	subID, seq, ok := s.parseAckID(key)
+	if want, has := f.Lookup(stomp.HdrSubscription); ok && has && s.protocol() == stomp.V11 && want != subID {
+		ok = false
+	}
+	var tag uint64
+	var multiple bool
+	if ok {
+		tag, multiple, ok = s.settle(subID, seq)
+	}
+	if !ok {
+		return protocolError("Unknown ack id", fmt.Sprintf("Message %q is not awaiting acknowledgement in this session.", key))
+	}
+	var err error
+	if f.Command == stomp.CmdNack {
+		err = s.conn.Nack(subID, tag, multiple, f.Get("requeue") != "false")
+	} else {
+		err = s.conn.Ack(subID, tag, multiple)
+	}
+	if err != nil {
+		return s.brokerFailure("settle", err)
+	}
+	return nil
+}
+
+// settle removes a pending delivery (and, in client mode, every earlier one
+// of the same subscription) and returns its broker tag.
+func (s *session) settle(subID string, seq uint64) (tag uint64, multiple, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub := s.subs[subID]
+	if sub == nil || sub.mode == broker.AckAuto {
+		return 0, false, false
+	}
+	i := sort.Search(len(sub.unacked), func(i int) bool { return sub.unacked[i].seq >= seq })
+	if i == len(sub.unacked) || sub.unacked[i].seq != seq {
+		return 0, false, false
+	}
+	tag = sub.unacked[i].tag
+	if sub.mode == broker.AckClient {
+		sub.unacked = append(sub.unacked[:0], sub.unacked[i+1:]...)
+		return tag, true, true
+	}
+	sub.unacked = append(sub.unacked[:i], sub.unacked[i+1:]...)
+	return tag, false, true
+}
+
+// ackID is the MESSAGE message-id (and 1.2 ack) value, in RabbitMQ's form
+// T_<subscription>@@<session>@@<n>, so 1.0 and 1.1 ACKs find their
+// subscription without a subscription header.
+func (s *session) ackID(sub string, seq uint64) string {
+	return "T_" + sub + "@@" + s.id + "@@" + strconv.FormatUint(seq, 10)
+}
+
+func (s *session) parseAckID(key string) (sub string, seq uint64, ok bool) {
+	rest, found := strings.CutPrefix(key, "T_")
+	i := strings.LastIndex(rest, "@@")
+	if !found || i < 0 {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseUint(rest[i+2:], 10, 64)
+	rest = rest[:i]
+	j := strings.LastIndex(rest, "@@")
+	if err != nil || j < 0 || rest[j+2:] != s.id {
+		return "", 0, false
+	}
+	return rest[:j], seq, true
+}
+
+// messageHeaders are names a delivery's own headers may not override.
+var messageHeaders = map[string]bool{
+	stomp.HdrSubscription: true, stomp.HdrDestination: true, stomp.HdrMessageID: true,
+	stomp.HdrAck: true, stomp.HdrRedelivered: true, stomp.HdrContentLength: true,
+}
+
+// Deliver implements broker.Handler: it turns a delivery into a MESSAGE
+// and queues it. It never blocks.
+func (s *session) Deliver(d *broker.Delivery) {
+	s.mu.Lock()
+	sub := s.subs[d.Subscription]
+	if sub == nil && !strings.HasPrefix(d.Subscription, tempQueuePrefix) {
+		// Unsubscribed while the delivery was on its way; an unsettled
+		// one goes back to the queue when the broker cancels.
+		s.mu.Unlock()
+		return
+	}
+	s.seq++
+	seq := s.seq
+	clientAck := sub != nil && sub.mode != broker.AckAuto
+	if clientAck {
+		sub.unacked = append(sub.unacked, pendingAck{seq: seq, tag: d.Tag})
+	}
+	s.mu.Unlock()
+
+	v := s.protocol()
+	id := s.ackID(d.Subscription, seq)
+	f := stomp.Frame{Command: stomp.CmdMessage, Headers: make([]stomp.Header, 0, 5+len(d.Headers)), Body: d.Body}
+	f.Add(stomp.HdrSubscription, d.Subscription)
+	f.Add(stomp.HdrDestination, d.Destination)
+	f.Add(stomp.HdrMessageID, id)
+	f.Add(stomp.HdrRedelivered, strconv.FormatBool(d.Redelivered))
+	if clientAck && v == stomp.V12 {
+		f.Add(stomp.HdrAck, id)
+	}
+	for _, h := range d.Headers {
+		if !messageHeaders[h.Name] {
+			f.Add(h.Name, h.Value)
+		}
+	}
+	s.enqueue(outItem{b: stomp.AppendFrame(make([]byte, 0, 128+len(d.Body)), &f, v)})
+}
+
+// Lost implements broker.Handler: a subscription the client did not end
+// is gone, so the client is told and the session closed rather than left
+// silently without messages.
+func (s *session) Lost(id string, err error) {
+	s.log.Warn().Err(err).Str("subscription", id).Msg("subscription lost")
+	r := brokerError("Server cancelled subscription", fmt.Sprintf("The server has cancelled subscription %q; no more messages will be delivered for it.", id))
+	r.headers = []stomp.Header{{Key: stomp.HdrSubscription, Value: id}}
+	s.closeWith(*r)
+}
+
+// brokerFailure logs a broker error the client caused or suffered and maps
+// it to what the client is told.
+func (s *session) brokerFailure(op string, err error) *closeReason {
+	r := brokerReason(err)
+	if r.client {
+		s.log.Warn().Err(err).Str("op", op).Msg("broker refused request")
+	} else {
+		s.log.Error().Err(err).Str("op", op).Msg("broker request failed")
+	}
+	return r
+}

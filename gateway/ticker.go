@@ -1,0 +1,93 @@
+package gateway
+
+import (
+	"sync"
+	"time"
+)
+
+// ticker is the one goroutine that keeps time for every session: CONNECT
+// timeouts, heart-beats both ways and WebSocket pings. Sessions keep
+// timestamps; the ticker compares them on each tick, so there is no timer
+// per session. It never blocks on a session: sending is queueing and
+// closing is flagging, both done by the session's flusher.
+type ticker struct {
+	srv  *Server
+	quit chan struct{}
+	once sync.Once
+	wg   sync.WaitGroup
+	buf  []*session
+}
+
+func startTicker(srv *Server) *ticker {
+	t := &ticker{srv: srv, quit: make(chan struct{})}
+	t.wg.Add(1)
+	go t.loop(tickInterval(srv.cfg))
+	return t
+}
+
+// tickInterval is fine enough for the shortest heart-beat allowed.
+func tickInterval(cfg Config) time.Duration {
+	return min(max(cfg.HeartbeatMin/4, 5*time.Millisecond), 250*time.Millisecond)
+}
+
+func (t *ticker) loop(every time.Duration) {
+	defer t.wg.Done()
+	tk := time.NewTicker(every)
+	defer tk.Stop()
+	for {
+		select {
+		case <-t.quit:
+			return
+		case now := <-tk.C:
+			t.tick(now.UnixNano(), int64(every))
+		}
+	}
+}
+
+func (t *ticker) tick(now, every int64) {
+	t.srv.mu.Lock()
+	t.buf = t.buf[:0]
+	for s := range t.srv.sessions {
+		t.buf = append(t.buf, s)
+	}
+	t.srv.mu.Unlock()
+	for i, s := range t.buf {
+		s.tick(now, every)
+		t.buf[i] = nil
+	}
+}
+
+func (t *ticker) stop() {
+	t.once.Do(func() { close(t.quit) })
+	t.wg.Wait()
+}
+
+// tick checks one session's clocks.
+func (s *session) tick(now, every int64) {
+	cfg := &s.srv.cfg
+	if s.state.Load() == stateNew {
+		if now-s.started.UnixNano() > int64(cfg.ConnectTimeout) {
+			s.closeWith(reasonConnectSlow)
+		}
+		return
+	}
+	silent := now - s.lastRead.Load()
+	if in := s.hbIn.Load(); in > 0 {
+		if float64(silent) > cfg.HeartbeatGrace*float64(in) {
+			s.closeWith(reasonHeartbeat)
+			return
+		}
+	} else if p := int64(cfg.PingInterval); p > 0 && silent > 2*p+int64(cfg.WriteTimeout) {
+		// No heart-beats agreed, and not even pongs for two pings.
+		s.closeWith(reasonHeartbeat)
+		return
+	}
+	if out := s.hbOut.Load(); out > 0 && now-s.lastWrite.Load() >= out-every {
+		s.lastWrite.Store(now)
+		s.enqueue(outItem{kind: outHeartbeat})
+	}
+	if p := int64(cfg.PingInterval); p > 0 && now-s.lastPing.Load() >= p {
+		s.lastPing.Store(now)
+		s.enqueue(outItem{kind: outPing})
+	}
+}

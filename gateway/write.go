@@ -1,0 +1,153 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+)
+
+// Outbound: every write to the client goes through the session's queue and
+// a short-lived flusher goroutine, so nothing that produces frames (the
+// reader, broker deliveries, confirms, the shared ticker) ever blocks on a
+// slow client, and an idle session has no writer goroutine at all.
+//
+// Slow-consumer policy, in one place: a session whose queued bytes would
+// exceed Config.MaxOutboundBytes is closed with ERROR "slow consumer" and
+// its queue dropped. Auto-ack deliveries in the queue are lost to that
+// client (it was too slow to take them); client-ack deliveries are bounded
+// by their prefetch and go back to the broker unacked, so they are
+// redelivered, never lost.
+
+type outKind uint8
+
+const (
+	outFrame outKind = iota
+	outHeartbeat
+	outPing
+)
+
+type outItem struct {
+	kind outKind
+	b    []byte
+}
+
+// enqueue queues one item for the client and makes sure a flusher runs.
+func (s *session) enqueue(it outItem) {
+	s.wmu.Lock()
+	if s.closing != nil {
+		s.wmu.Unlock()
+		return
+	}
+	if it.kind == outFrame && s.outBytes+len(it.b) > s.srv.cfg.MaxOutboundBytes {
+		s.wmu.Unlock()
+		s.closeWith(reasonSlowConsumer)
+		return
+	}
+	s.outq = append(s.outq, it)
+	s.outBytes += len(it.b)
+	s.kickLocked()
+}
+
+// sendFrame encodes f for the session's version and queues it.
+func (s *session) sendFrame(f *stomp.Frame) {
+	s.enqueue(outItem{b: stomp.AppendFrame(nil, f, s.protocol())})
+}
+
+func (s *session) sendReceipt(id string) {
+	s.sendFrame(&stomp.Frame{Command: stomp.CmdReceipt, Headers: []stomp.Header{{Key: stomp.HdrReceiptID, Value: id}}})
+}
+
+// kickLocked starts a flusher unless one runs; s.wmu must be held and is
+// released.
+func (s *session) kickLocked() {
+	start := !s.flushing
+	s.flushing = true
+	s.wmu.Unlock()
+	if start {
+		go s.flush()
+	}
+}
+
+// flush writes queued items until the queue is empty. When the session is
+// closing it then starts the close handshake; it is the only place that
+// does, so the ERROR frame always goes out before the close.
+func (s *session) flush() {
+	var batch []outItem
+	for {
+		s.wmu.Lock()
+		if len(s.outq) == 0 {
+			reason := s.closing
+			if reason == nil {
+				s.flushing = false
+				s.wmu.Unlock()
+				return
+			}
+			s.wmu.Unlock()
+			s.t.goodbye(reason.code, reason.message, time.Now().Add(time.Second))
+			close(s.closed)
+			return
+		}
+		batch, s.outq = s.outq, batch[:0]
+		s.outBytes = 0
+		s.wmu.Unlock()
+
+		for i, it := range batch {
+			if err := s.write(it); err != nil {
+				s.log.Debug().Err(err).Msg("write failed")
+				s.closeWith(reasonPeerGone)
+				s.wmu.Lock()
+				s.outq, s.outBytes = nil, 0
+				s.wmu.Unlock()
+				break
+			}
+			batch[i] = outItem{}
+		}
+		s.lastWrite.Store(time.Now().UnixNano())
+	}
+}
+
+func (s *session) write(it outItem) error {
+	deadline := time.Now().Add(s.srv.cfg.WriteTimeout)
+	switch it.kind {
+	case outHeartbeat:
+		return s.t.writeHeartbeat(deadline)
+	case outPing:
+		return s.t.ping(deadline)
+	}
+	return s.t.writeFrame(it.b, deadline)
+}
+
+// closeWith ends the session for r: it queues the ERROR frame (when r has
+// one) behind what is already queued and lets the flusher close the
+// transport. It is idempotent and never blocks; the first reason wins.
+func (s *session) closeWith(r closeReason) {
+	s.wmu.Lock()
+	if s.closing != nil {
+		s.wmu.Unlock()
+		return
+	}
+	s.closing = &r
+	close(s.done)
+	if r.dropQueued {
+		s.outq, s.outBytes = nil, 0
+	}
+	if r.message != "" {
+		s.outq = append(s.outq, outItem{b: stomp.AppendFrame(nil, errorFrame(r), s.protocol())})
+	}
+	s.kickLocked()
+}
+
+// errorFrame builds the ERROR frame for r.
+func errorFrame(r closeReason) *stomp.Frame {
+	f := &stomp.Frame{Command: stomp.CmdError}
+	f.Add(stomp.HdrMessage, r.message)
+	if r.receipt != "" {
+		f.Add(stomp.HdrReceiptID, r.receipt)
+	}
+	f.Headers = append(f.Headers, r.headers...)
+	if r.body != "" {
+		f.Add(stomp.HdrContentType, "text/plain")
+		f.Body = []byte(r.body)
+	}
+	return f
+}

@@ -1,0 +1,87 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+)
+
+// Publish routes m as RabbitMQ's STOMP plugin would and calls confirmed(nil)
+// once the message sits in every queue it reaches, after Broker.mu is
+// released. A message no queue receives (a /reply-queue whose queue is gone,
+// a topic nobody subscribes to) is dropped and still confirmed, as with
+// mandatory=false. A reply-to of /temp-queue/T is rewritten to the
+// /reply-queue/amq.gen-* destination of this Conn's temp queue T.
+//
+// Headers and body are copied: the caller may reuse m once Publish returns.
+func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d, err := broker.ParseDestination(m.Destination)
+	if err != nil {
+		return err
+	}
+	replyIdx, tempID, err := replyToTemp(m.Headers)
+	if err != nil {
+		return err
+	}
+	headers := slices.Clone(m.Headers)
+	body := slices.Clone(m.Body)
+
+	var out batch
+	c.b.mu.Lock()
+	if err := c.errIfClosed(); err != nil {
+		c.b.mu.Unlock()
+		return err
+	}
+	x, key, err := c.publishTarget(d)
+	if err != nil {
+		c.b.mu.Unlock()
+		return err
+	}
+	if replyIdx >= 0 {
+		headers[replyIdx].Value = "/reply-queue/" + c.tempQueue(tempID).name
+	}
+	for _, q := range c.vhost.route(x, key) {
+		q.enqueue(&message{exchange: x, key: key, headers: headers, body: body})
+		q.dispatch(&out)
+	}
+	c.b.mu.Unlock()
+
+	if confirmed != nil {
+		confirmed(nil)
+	}
+	out.flush()
+	return nil
+}
+
+// publishTarget returns the exchange and routing key for d, declaring a
+// /queue destination's durable queue and checking that what must exist does.
+func (c *Conn) publishTarget(d broker.Destination) (x, key string, err error) {
+	v := c.vhost
+	switch d.Kind {
+	case broker.KindQueue:
+		if _, err := v.declare(c, d.Name, queueFlags{}); err != nil {
+			return "", "", err
+		}
+		return defaultExchange, d.Name, nil
+	case broker.KindAMQQueue:
+		if v.queues[d.Name] == nil {
+			return "", "", errNoQueue(d.Name, v.name)
+		}
+		return defaultExchange, d.Name, nil
+	case broker.KindReplyQueue:
+		return defaultExchange, d.Name, nil
+	case broker.KindTopic:
+		return topicExchange, d.Key, nil
+	case broker.KindExchange:
+		if _, err := v.exchange(d.Name); err != nil {
+			return "", "", err
+		}
+		return d.Name, d.Key, nil
+	}
+	return "", "", fmt.Errorf("%w: /temp-queue destinations can only be used in reply-to", broker.ErrInvalidDestination)
+}

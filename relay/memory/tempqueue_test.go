@@ -1,0 +1,70 @@
+package memory_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+)
+
+// TestTempQueueReplyRoundTrip is RPC over STOMP: a requester SENDs with
+// reply-to:/temp-queue/T, a service replies to the reply-to it sees, and the
+// reply comes back to the requester on subscription /temp-queue/T.
+func TestTempQueueReplyRoundTrip(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	requester, rq := connect(t, b)
+	service, rs := connect(t, b)
+	subscribe(t, service, broker.Subscription{ID: "svc", Destination: "/queue/rpc"})
+
+	send(t, requester, "/queue/rpc", "ping", h("reply-to", "/temp-queue/answers"), h("correlation-id", "1"))
+	req := rs.nextBody(t, "ping")
+	replyTo, _ := broker.HeaderValue(req.Headers, "reply-to")
+	if !strings.HasPrefix(replyTo, "/reply-queue/amq.gen-") {
+		t.Fatalf("reply-to seen by the service: %q", replyTo)
+	}
+	queueName := strings.TrimPrefix(replyTo, "/reply-queue/")
+
+	send(t, service, replyTo, "pong", h("correlation-id", "1"))
+	reply := rq.nextBody(t, "pong")
+	if reply.Subscription != "/temp-queue/answers" || reply.Destination != "/queue/"+queueName {
+		t.Fatalf("reply: subscription %q destination %q", reply.Subscription, reply.Destination)
+	}
+	// Temp queue deliveries are auto-acked.
+	wantErr(t, requester.Ack("/temp-queue/answers", reply.Tag, false), broker.ErrUnknownSubscription)
+
+	// The same temp-queue id reuses the queue.
+	send(t, requester, "/queue/rpc", "ping2", h("reply-to", "/temp-queue/answers"))
+	if again, _ := broker.HeaderValue(rs.nextBody(t, "ping2").Headers, "reply-to"); again != replyTo {
+		t.Fatalf("second reply-to %q, want %q", again, replyTo)
+	}
+
+	// Nobody else may consume it.
+	err := service.Subscribe(t.Context(), broker.Subscription{ID: "steal", Destination: "/amq/queue/" + queueName})
+	wantErr(t, err, broker.ErrResourceLocked)
+
+	// Once the requester is gone, replies are dropped but still confirmed.
+	if err := requester.Close(); err != nil {
+		t.Fatal(err)
+	}
+	send(t, service, replyTo, "too late")
+	rq.none(t)
+}
+
+func TestReplyToPassesThroughUnlessTempQueue(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	c, r := connect(t, b)
+	subscribe(t, c, broker.Subscription{ID: "s", Destination: "/queue/q"})
+	send(t, c, "/queue/q", "m", h("reply-to", "/queue/replies"))
+	if v, _ := broker.HeaderValue(r.nextBody(t, "m").Headers, "reply-to"); v != "/queue/replies" {
+		t.Fatalf("reply-to rewritten to %q", v)
+	}
+}
+
+func TestTempQueueReplyToMustBeValid(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	c, _ := connect(t, b)
+	wantErr(t, trySend(c, "/queue/q", "m", h("reply-to", "/temp-queue/a/b")), broker.ErrInvalidDestination)
+}
