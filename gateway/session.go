@@ -61,6 +61,7 @@ type session struct {
 	outBytes int
 	flushing bool
 	closing  *closeReason
+	writeErr error // the write that failed, for the end-of-session log
 	done     chan struct{} // closed when closing is set
 	closed   chan struct{} // closed when the close handshake was sent
 	ctx      context.Context
@@ -126,7 +127,7 @@ func (s *session) run() {
 
 func (s *session) logEnd() {
 	s.wmu.Lock()
-	r := *s.closing
+	r, werr := *s.closing, s.writeErr
 	s.wmu.Unlock()
 	ev := s.log.Info()
 	if r.message != "" && !r.client {
@@ -135,6 +136,9 @@ func (s *session) logEnd() {
 	reason := r.message
 	if reason == "" {
 		reason = r.why
+	}
+	if werr != nil {
+		ev = ev.AnErr("write_error", werr)
 	}
 	ev.Str("reason", reason).Dur("duration", time.Since(s.started)).Msg("session ended")
 }

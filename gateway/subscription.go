@@ -63,6 +63,9 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 		}
 		prefetch = n
 	}
+	// Detached from the frame's header block, which would otherwise stay
+	// in memory for the life of the subscription.
+	id = strings.Clone(id)
 	sub := &subscription{id: id, mode: mode}
 	s.mu.Lock()
 	if _, dup := s.subs[id]; dup {

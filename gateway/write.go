@@ -93,10 +93,10 @@ func (s *session) flush() {
 
 		for i, it := range batch {
 			if err := s.write(it); err != nil {
-				s.log.Debug().Err(err).Msg("write failed")
 				s.closeWith(reasonPeerGone)
 				s.wmu.Lock()
 				s.outq, s.outBytes = nil, 0
+				s.writeErr = err
 				s.wmu.Unlock()
 				break
 			}

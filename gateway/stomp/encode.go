@@ -1,0 +1,68 @@
+package stomp
+
+import (
+	"slices"
+	"strconv"
+)
+
+// AppendFrame appends the wire encoding of f for version v to dst and returns it: command, LF,
+// headers escaped as v requires (1.0 none; 1.1 \n \c \\; 1.2 also \r; never in CONNECT,
+// CONNECTED or STOMP frames), a blank line, the body and a NUL. Lines end in LF only.
+//
+// It writes content-length itself, last, whenever the body is non-empty, and drops any
+// content-length in f.Headers, so the header always matches the body and bodies with NULs
+// survive. Headers with an empty name are dropped, and bytes v cannot carry are written as a
+// space (see appendEscaped), so no header can break the framing. It allocates only to grow dst,
+// at most once.
+func AppendFrame(dst []byte, f *Frame, v Version) []byte {
+	esc := escapingFor(f.Command, v)
+	dst = slices.Grow(dst, encodedLen(f, esc))
+	dst = appendEscaped(dst, f.Command, escapeNone, false)
+	dst = append(dst, '\n')
+	for _, h := range f.Headers {
+		if skipHeader(h.Key) {
+			continue
+		}
+		dst = appendEscaped(dst, h.Key, esc, true)
+		dst = append(dst, ':')
+		dst = appendEscaped(dst, h.Value, esc, false)
+		dst = append(dst, '\n')
+	}
+	if len(f.Body) > 0 {
+		dst = append(dst, HdrContentLength+":"...)
+		dst = strconv.AppendInt(dst, int64(len(f.Body)), 10)
+		dst = append(dst, '\n')
+	}
+	dst = append(dst, '\n')
+	dst = append(dst, f.Body...)
+	return append(dst, 0)
+}
+
+// encodedLen returns how many bytes AppendFrame writes for f.
+func encodedLen(f *Frame, esc escaping) int {
+	n := len(f.Command) + 1
+	for _, h := range f.Headers {
+		if !skipHeader(h.Key) {
+			n += escapedLen(h.Key, esc) + 1 + escapedLen(h.Value, esc) + 1
+		}
+	}
+	if len(f.Body) > 0 {
+		n += len(HdrContentLength) + 1 + decimalLen(len(f.Body)) + 1
+	}
+	return n + 1 + len(f.Body) + 1
+}
+
+// skipHeader reports whether AppendFrame leaves out a header named key.
+func skipHeader(key string) bool {
+	return key == "" || key == HdrContentLength
+}
+
+// decimalLen returns the number of digits of n >= 0.
+func decimalLen(n int) int {
+	d := 1
+	for n >= 10 {
+		n /= 10
+		d++
+	}
+	return d
+}
