@@ -61,7 +61,7 @@ type session struct {
 	outBytes int
 	flushing bool
 	closing  *closeReason
-	writeErr error // the write that failed, for the end-of-session log
+	writeErr error         // the write that failed, for the end-of-session log
 	done     chan struct{} // closed when closing is set
 	closed   chan struct{} // closed when the close handshake was sent
 	ctx      context.Context

@@ -35,7 +35,7 @@ func TestStompJSClient(t *testing.T) {
 	node := requireStompJS(t)
 
 	ts := startServer(t, func(c *gateway.Config) {
-		// The Node test asks for 100 ms heart-beats both ways.
+		// The Node test asks for 250 ms heart-beats both ways.
 		c.HeartbeatMin = 50 * time.Millisecond
 	})
 
