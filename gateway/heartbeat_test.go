@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/stomp-gateway/stomp-gateway/gateway"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
 
@@ -63,4 +64,36 @@ func TestHeartBeatsAreNeverFasterThanTheServerMinimum(t *testing.T) {
 	ts := startServer(t) // HeartbeatMin 20 ms in tests
 	c := dial(t, ts, "v12.stomp")
 	header(t, c.connect("accept-version:1.2", "host:/", "heart-beat:1,5"), "heart-beat", "20,20")
+}
+
+func TestGatewayPingsClientsAndAnswersTheirPings(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *gateway.Config) { c.PingInterval = 30 * time.Millisecond })
+	c := dial(t, ts, "v12.stomp")
+	pinged := make(chan struct{}, 1)
+	c.ws.SetPingHandler(func(string) error {
+		select {
+		case pinged <- struct{}{}:
+		default:
+		}
+		return nil
+	})
+	ponged := make(chan struct{}, 1)
+	c.ws.SetPongHandler(func(string) error { ponged <- struct{}{}; return nil })
+	c.connect()
+	if err := c.ws.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	// Control frames are handled while reading: a DISCONNECT receipt
+	// gives the reader something to wait for.
+	time.Sleep(100 * time.Millisecond)
+	c.send(stomp.CmdDisconnect, "receipt:bye")
+	c.expect(stomp.CmdReceipt)
+	for name, ch := range map[string]chan struct{}{"ping from the gateway": pinged, "pong to our ping": ponged} {
+		select {
+		case <-ch:
+		default:
+			t.Errorf("no %s", name)
+		}
+	}
 }
