@@ -14,7 +14,7 @@ func TestConnectedCarriesVersionHeartBeatSessionServerAndUser(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts, "v12.stomp")
-	f := c.connect("accept-version:1.1,1.2", "host:/", "login:alice", "passcode:secret", "heart-beat:0,0")
+	f := c.Connect("accept-version:1.1,1.2", "host:/", "login:alice", "passcode:secret", "heart-beat:0,0")
 	header(t, f, "version", "1.2")
 	header(t, f, "heart-beat", "0,0")
 	header(t, f, "user-name", "alice")
@@ -49,7 +49,7 @@ func TestVersionIsTheHighestCommonOfAcceptVersionAndSubprotocol(t *testing.T) {
 			if tc.accept != "" {
 				h = append(h, "accept-version:"+tc.accept)
 			}
-			header(t, c.connect(h...), "version", tc.want)
+			header(t, c.Connect(h...), "version", tc.want)
 		})
 	}
 }
@@ -64,7 +64,7 @@ func TestHighestOfferedSubprotocolWins(t *testing.T) {
 		"mqtt":                          "",
 	} {
 		c := dial(t, ts, strings.Split(offered, ",")...)
-		if got := c.ws.Subprotocol(); got != want {
+		if got := c.WS.Subprotocol(); got != want {
 			t.Errorf("offered %s: got %q, want %q", offered, got, want)
 		}
 	}
@@ -74,16 +74,16 @@ func TestSTOMPCommandConnectsLikeCONNECT(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts, "v12.stomp")
-	c.send(stomp.CmdStomp, "accept-version:1.2", "host:/")
-	header(t, c.expect(stomp.CmdConnected), "version", "1.2")
+	c.Send(stomp.CmdStomp, "accept-version:1.2", "host:/")
+	header(t, c.Expect(stomp.CmdConnected), "version", "1.2")
 }
 
 func TestNoCommonVersionIsAnErrorListingSupportedVersions(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts, "v12.stomp")
-	c.send(stomp.CmdConnect, "accept-version:2.0", "host:/")
-	f, _ := c.expectError("Version mismatch")
+	c.Send(stomp.CmdConnect, "accept-version:2.0", "host:/")
+	f, _ := c.ExpectError("Version mismatch")
 	header(t, f, "version", "1.0,1.1,1.2")
 }
 
@@ -91,7 +91,7 @@ func TestClientThatNeverSendsCONNECTIsClosed(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(c *gateway.Config) { c.ConnectTimeout = 100 * time.Millisecond })
 	c := dial(t, ts)
-	c.expectError("connect timeout")
+	c.ExpectError("connect timeout")
 }
 
 func TestOriginAllowList(t *testing.T) {
@@ -120,13 +120,13 @@ func TestOriginAllowList(t *testing.T) {
 			default:
 				h.Set("Origin", tc.origin)
 			}
-			_, err := dialErr(t, ts.url, h, "v12.stomp")
+			_, err := dialErr(t, ts.WSURL, h, "v12.stomp")
 			if tc.ok && err != nil {
 				t.Fatalf("refused: %v", err)
 			}
 			if !tc.ok {
 				he, isHTTP := err.(*httpError)
-				if !isHTTP || he.status != http.StatusForbidden {
+				if !isHTTP || he.Status != http.StatusForbidden {
 					t.Fatalf("got %v, want HTTP 403", err)
 				}
 			}

@@ -22,7 +22,7 @@ func TestBadInputGetsAnErrorAndACloseWhileOthersAreServed(t *testing.T) {
 		c.MaxTransactionFrames = 1
 	})
 	bystander := connected(t, ts)
-	bystander.subscribe("s", "/topic/alive")
+	bystander.Subscribe("s", "/topic/alive")
 
 	connect := frame("CONNECT", "", "accept-version:1.2", "host:/")
 	cases := []struct {
@@ -62,12 +62,12 @@ func TestBadInputGetsAnErrorAndACloseWhileOthersAreServed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := dial(t, ts, "v12.stomp")
 			if tc.connect {
-				c.connect()
+				c.Connect()
 			}
 			for _, in := range tc.input {
-				c.sendRaw([]byte(in))
+				c.SendRaw([]byte(in))
 			}
-			f, code := c.expectError(tc.message)
+			f, code := c.ExpectError(tc.message)
 			if len(f.Body) == 0 {
 				t.Error("ERROR has no body explaining it")
 			}
@@ -76,8 +76,8 @@ func TestBadInputGetsAnErrorAndACloseWhileOthersAreServed(t *testing.T) {
 			}
 		})
 	}
-	bystander.publish("/topic/alive", "still here")
-	if m := bystander.expect(stomp.CmdMessage); string(m.Body) != "still here" {
+	bystander.Publish("/topic/alive", "still here")
+	if m := bystander.Expect(stomp.CmdMessage); string(m.Body) != "still here" {
 		t.Fatalf("bystander got %q", m.Body)
 	}
 }
@@ -86,8 +86,8 @@ func TestErrorCarriesTheReceiptOfTheFailingFrame(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := connected(t, ts)
-	c.send(stomp.CmdSend, "receipt:r-77")
-	f, _ := c.expectError("Missing header")
+	c.Send(stomp.CmdSend, "receipt:r-77")
+	f, _ := c.ExpectError("Missing header")
 	header(t, f, "receipt-id", "r-77")
 }
 
@@ -95,28 +95,28 @@ func TestSlowConsumerIsClosedWithAnError(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, func(c *gateway.Config) { c.MaxOutboundBytes = 1024 })
 	sub := connected(t, ts)
-	sub.subscribe("s", "/topic/flood")
+	sub.Subscribe("s", "/topic/flood")
 	pub := connected(t, ts)
-	pub.publish("/topic/flood", strings.Repeat("x", 2048))
-	sub.expectError("slow consumer")
+	pub.Publish("/topic/flood", strings.Repeat("x", 2048))
+	sub.ExpectError("slow consumer")
 }
 
 func TestShutdownTellsEverySessionAndClosesWithGoingAway(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	a, b := connected(t, ts), dial(t, ts, "v12.stomp")
-	if err := ts.gw.Shutdown(context.Background()); err != nil {
+	if err := ts.GW.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []*client{a, b} {
-		if _, code := c.expectError("server shutting down"); code != websocket.CloseGoingAway {
+		if _, code := c.ExpectError("server shutting down"); code != websocket.CloseGoingAway {
 			t.Errorf("close code %d, want 1001", code)
 		}
 	}
-	if n := ts.gw.Sessions(); n != 0 {
+	if n := ts.GW.Sessions(); n != 0 {
 		t.Errorf("%d sessions left", n)
 	}
-	if _, err := dialErr(t, ts.url, nil); err == nil {
+	if _, err := dialErr(t, ts.WSURL, nil); err == nil {
 		t.Error("a new session was accepted while shutting down")
 	}
 }

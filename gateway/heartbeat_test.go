@@ -15,19 +15,19 @@ func TestServerSendsHeartBeatsAtTheNegotiatedInterval(t *testing.T) {
 	ts := startServer(t)
 	c := dial(t, ts, "v12.stomp")
 	// The client sends nothing but wants a heart-beat every 50 ms.
-	f := c.connect("accept-version:1.2", "host:/", "heart-beat:0,50")
+	f := c.Connect("accept-version:1.2", "host:/", "heart-beat:0,50")
 	header(t, f, "heart-beat", "50,0")
 	deadline := time.Now().Add(5 * time.Second)
-	for c.heartbeats < 3 && time.Now().Before(deadline) {
-		_ = c.ws.SetReadDeadline(deadline)
-		_, b, err := c.ws.ReadMessage()
+	for c.Heartbeats < 3 && time.Now().Before(deadline) {
+		_ = c.WS.SetReadDeadline(deadline)
+		_, b, err := c.WS.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(b) != "\n" {
 			t.Fatalf("got %q, want heart-beats", b)
 		}
-		c.heartbeats++
+		c.Heartbeats++
 	}
 }
 
@@ -35,9 +35,9 @@ func TestClientSilentForTwiceItsHeartBeatIsClosed(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts, "v12.stomp")
-	header(t, c.connect("accept-version:1.2", "host:/", "heart-beat:50,0"), "heart-beat", "0,50")
+	header(t, c.Connect("accept-version:1.2", "host:/", "heart-beat:50,0"), "heart-beat", "0,50")
 	start := time.Now()
-	_, code := c.expectError("heart-beat timeout")
+	_, code := c.ExpectError("heart-beat timeout")
 	if code != websocket.ClosePolicyViolation {
 		t.Errorf("close code %d", code)
 	}
@@ -50,20 +50,20 @@ func TestClientHeartBeatsKeepTheSessionOpen(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := dial(t, ts, "v12.stomp")
-	c.connect("accept-version:1.2", "host:/", "heart-beat:50,0")
+	c.Connect("accept-version:1.2", "host:/", "heart-beat:50,0")
 	for range 8 {
 		time.Sleep(30 * time.Millisecond)
-		c.sendRaw([]byte("\n"))
+		c.SendRaw([]byte("\n"))
 	}
-	c.send(stomp.CmdDisconnect, "receipt:bye")
-	header(t, c.expect(stomp.CmdReceipt), "receipt-id", "bye")
+	c.Send(stomp.CmdDisconnect, "receipt:bye")
+	header(t, c.Expect(stomp.CmdReceipt), "receipt-id", "bye")
 }
 
 func TestHeartBeatsAreNeverFasterThanTheServerMinimum(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t) // HeartbeatMin 20 ms in tests
 	c := dial(t, ts, "v12.stomp")
-	header(t, c.connect("accept-version:1.2", "host:/", "heart-beat:1,5"), "heart-beat", "20,20")
+	header(t, c.Connect("accept-version:1.2", "host:/", "heart-beat:1,5"), "heart-beat", "20,20")
 }
 
 func TestGatewayPingsClientsAndAnswersTheirPings(t *testing.T) {
@@ -71,7 +71,7 @@ func TestGatewayPingsClientsAndAnswersTheirPings(t *testing.T) {
 	ts := startServer(t, func(c *gateway.Config) { c.PingInterval = 30 * time.Millisecond })
 	c := dial(t, ts, "v12.stomp")
 	pinged := make(chan struct{}, 1)
-	c.ws.SetPingHandler(func(string) error {
+	c.WS.SetPingHandler(func(string) error {
 		select {
 		case pinged <- struct{}{}:
 		default:
@@ -79,16 +79,16 @@ func TestGatewayPingsClientsAndAnswersTheirPings(t *testing.T) {
 		return nil
 	})
 	ponged := make(chan struct{}, 1)
-	c.ws.SetPongHandler(func(string) error { ponged <- struct{}{}; return nil })
-	c.connect()
-	if err := c.ws.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second)); err != nil {
+	c.WS.SetPongHandler(func(string) error { ponged <- struct{}{}; return nil })
+	c.Connect()
+	if err := c.WS.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	// Control frames are handled while reading: a DISCONNECT receipt
 	// gives the reader something to wait for.
 	time.Sleep(100 * time.Millisecond)
-	c.send(stomp.CmdDisconnect, "receipt:bye")
-	c.expect(stomp.CmdReceipt)
+	c.Send(stomp.CmdDisconnect, "receipt:bye")
+	c.Expect(stomp.CmdReceipt)
 	for name, ch := range map[string]chan struct{}{"ping from the gateway": pinged, "pong to our ping": ponged} {
 		select {
 		case <-ch:

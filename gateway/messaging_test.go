@@ -15,11 +15,11 @@ func TestSubscriberGetsMessageWithProtocolAndCustomHeaders(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	sub := connected(t, ts)
-	sub.subscribe("s1", "/topic/chat.room.5")
+	sub.Subscribe("s1", "/topic/chat.room.5")
 	pub := connected(t, ts)
-	pub.publish("/topic/chat.room.5", `{"text":"hi"}`, "content-type:application/json", "x-trace:abc")
+	pub.Publish("/topic/chat.room.5", `{"text":"hi"}`, "content-type:application/json", "x-trace:abc")
 
-	m := sub.expect(stomp.CmdMessage)
+	m := sub.Expect(stomp.CmdMessage)
 	header(t, m, "subscription", "s1")
 	header(t, m, "destination", "/topic/chat.room.5")
 	header(t, m, "redelivered", "false")
@@ -35,8 +35,8 @@ func TestSubscriberGetsMessageWithProtocolAndCustomHeaders(t *testing.T) {
 	if string(m.Body) != `{"text":"hi"}` {
 		t.Errorf("body %q", m.Body)
 	}
-	if sub.lastType != websocket.TextMessage {
-		t.Errorf("UTF-8 body came as WebSocket type %d, want text", sub.lastType)
+	if sub.LastType != websocket.TextMessage {
+		t.Errorf("UTF-8 body came as WebSocket type %d, want text", sub.LastType)
 	}
 }
 
@@ -44,14 +44,14 @@ func TestTopicWildcardsRouteByPattern(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := connected(t, ts)
-	c.subscribe("star", "/topic/chat.*.5")
-	c.subscribe("hash", "/topic/chat.#")
+	c.Subscribe("star", "/topic/chat.*.5")
+	c.Subscribe("hash", "/topic/chat.#")
 	pub := connected(t, ts)
-	pub.publish("/topic/chat.room.5", "a")
-	pub.publish("/topic/chat.room.6", "b")
+	pub.Publish("/topic/chat.room.5", "a")
+	pub.Publish("/topic/chat.room.6", "b")
 	got := map[string][]string{}
 	for range 3 {
-		m := c.expect(stomp.CmdMessage)
+		m := c.Expect(stomp.CmdMessage)
 		got[m.Get("subscription")] = append(got[m.Get("subscription")], string(m.Body))
 	}
 	if fmt.Sprint(got["star"]) != "[a]" || fmt.Sprint(got["hash"]) != "[a b]" {
@@ -63,22 +63,22 @@ func TestBinaryBodyWithNULTravelsAsBinaryWebSocketMessage(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	sub := connected(t, ts)
-	sub.subscribe("s", "/queue/bin")
+	sub.Subscribe("s", "/queue/bin")
 	body := []byte{0xff, 0x00, 0xfe, 0x00, 'x'}
 	pub := connected(t, ts)
 	f := &stomp.Frame{Command: stomp.CmdSend, Body: body}
 	f.Add("destination", "/queue/bin")
 	f.Add("content-type", "application/octet-stream")
 	f.Add("receipt", "r")
-	pub.ws.WriteMessage(websocket.BinaryMessage, stomp.AppendFrame(nil, f, stomp.V12))
-	pub.expect(stomp.CmdReceipt)
-	m := sub.expect(stomp.CmdMessage)
+	pub.WS.WriteMessage(websocket.BinaryMessage, stomp.AppendFrame(nil, f, stomp.V12))
+	pub.Expect(stomp.CmdReceipt)
+	m := sub.Expect(stomp.CmdMessage)
 	if !bytes.Equal(m.Body, body) {
 		t.Fatalf("body %x, want %x", m.Body, body)
 	}
 	header(t, m, "content-length", "5")
-	if sub.lastType != websocket.BinaryMessage {
-		t.Fatalf("WebSocket type %d, want binary", sub.lastType)
+	if sub.LastType != websocket.BinaryMessage {
+		t.Fatalf("WebSocket type %d, want binary", sub.LastType)
 	}
 }
 
@@ -95,14 +95,14 @@ func TestSeveralFramesInOneMessageAndOneFrameAcrossMessages(t *testing.T) {
 	// First message: CONNECT through half of the second SEND; then the
 	// rest a few bytes at a time.
 	cut := len(all) - 20
-	c.sendRaw(all[:cut])
+	c.SendRaw(all[:cut])
 	for i := cut; i < len(all); i += 3 {
-		c.sendRaw(all[i:min(i+3, len(all))])
+		c.SendRaw(all[i:min(i+3, len(all))])
 	}
-	c.expect(stomp.CmdConnected)
+	c.Expect(stomp.CmdConnected)
 	var bodies []string
 	for len(bodies) < 2 {
-		f := c.read()
+		f := c.Read()
 		if f.Command == stomp.CmdMessage {
 			bodies = append(bodies, string(f.Body))
 		}
@@ -116,15 +116,15 @@ func TestQueueConsumersCompete(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	a, b := connected(t, ts), connected(t, ts)
-	a.subscribe("a", "/queue/work")
-	b.subscribe("b", "/queue/work")
+	a.Subscribe("a", "/queue/work")
+	b.Subscribe("b", "/queue/work")
 	pub := connected(t, ts)
 	for i := range 4 {
-		pub.publish("/queue/work", fmt.Sprint(i))
+		pub.Publish("/queue/work", fmt.Sprint(i))
 	}
 	for _, c := range []*client{a, b} {
-		c.expect(stomp.CmdMessage)
-		c.expect(stomp.CmdMessage)
+		c.Expect(stomp.CmdMessage)
+		c.Expect(stomp.CmdMessage)
 	}
 }
 
@@ -132,29 +132,29 @@ func TestUnsubscribeStopsDelivery(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := connected(t, ts)
-	c.subscribe("s", "/topic/t")
-	c.send(stomp.CmdUnsubscribe, "id:s", "receipt:u")
-	c.expect(stomp.CmdReceipt)
-	connected(t, ts).publish("/topic/t", "x")
-	c.expectNothing(100e6)
+	c.Subscribe("s", "/topic/t")
+	c.Send(stomp.CmdUnsubscribe, "id:s", "receipt:u")
+	c.Expect(stomp.CmdReceipt)
+	connected(t, ts).Publish("/topic/t", "x")
+	c.ExpectNothing(100e6)
 }
 
 func TestTempQueueReplyComesBackToTheSender(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	service := connected(t, ts)
-	service.subscribe("req", "/queue/requests")
+	service.Subscribe("req", "/queue/requests")
 	caller := connected(t, ts)
-	caller.publish("/queue/requests", "ping", "reply-to:/temp-queue/replies", "correlation-id:42")
+	caller.Publish("/queue/requests", "ping", "reply-to:/temp-queue/replies", "correlation-id:42")
 
-	req := service.expect(stomp.CmdMessage)
+	req := service.Expect(stomp.CmdMessage)
 	replyTo := req.Get("reply-to")
 	if !strings.HasPrefix(replyTo, "/reply-queue/") {
 		t.Fatalf("reply-to %q", replyTo)
 	}
-	service.publish(replyTo, "pong", "correlation-id:"+req.Get("correlation-id"))
+	service.Publish(replyTo, "pong", "correlation-id:"+req.Get("correlation-id"))
 
-	rep := caller.expect(stomp.CmdMessage)
+	rep := caller.Expect(stomp.CmdMessage)
 	header(t, rep, "subscription", "/temp-queue/replies")
 	header(t, rep, "correlation-id", "42")
 	if string(rep.Body) != "pong" {
@@ -166,14 +166,14 @@ func TestExchangeDestinations(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := connected(t, ts)
-	c.subscribe("d", "/exchange/amq.direct/orders")
-	c.subscribe("f", "/exchange/amq.fanout")
+	c.Subscribe("d", "/exchange/amq.direct/orders")
+	c.Subscribe("f", "/exchange/amq.fanout")
 	pub := connected(t, ts)
-	pub.publish("/exchange/amq.direct/orders", "direct")
-	pub.publish("/exchange/amq.fanout/ignored", "fanout")
+	pub.Publish("/exchange/amq.direct/orders", "direct")
+	pub.Publish("/exchange/amq.fanout/ignored", "fanout")
 	got := map[string]string{}
 	for range 2 {
-		m := c.expect(stomp.CmdMessage)
+		m := c.Expect(stomp.CmdMessage)
 		got[m.Get("subscription")] = string(m.Body) + " " + m.Get("destination")
 	}
 	if got["d"] != "direct /exchange/amq.direct/orders" || got["f"] != "fanout /exchange/amq.fanout/ignored" {
@@ -185,18 +185,18 @@ func TestDisconnectReceiptComesAfterEarlierSendsAreConfirmed(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	sub := connected(t, ts)
-	sub.subscribe("s", "/queue/d")
+	sub.Subscribe("s", "/queue/d")
 	c := connected(t, ts)
 	for i := range 50 {
-		c.sendBody(stomp.CmdSend, fmt.Sprint(i), "destination:/queue/d")
+		c.SendBody(stomp.CmdSend, fmt.Sprint(i), "destination:/queue/d")
 	}
-	c.send(stomp.CmdDisconnect, "receipt:bye")
-	header(t, c.expect(stomp.CmdReceipt), "receipt-id", "bye")
-	if code := c.expectClose(); code != websocket.CloseNormalClosure {
+	c.Send(stomp.CmdDisconnect, "receipt:bye")
+	header(t, c.Expect(stomp.CmdReceipt), "receipt-id", "bye")
+	if code := c.ExpectClose(); code != websocket.CloseNormalClosure {
 		t.Errorf("close code %d", code)
 	}
 	for i := range 50 {
-		if m := sub.expect(stomp.CmdMessage); string(m.Body) != fmt.Sprint(i) {
+		if m := sub.Expect(stomp.CmdMessage); string(m.Body) != fmt.Sprint(i) {
 			t.Fatalf("message %d body %q", i, m.Body)
 		}
 	}
@@ -206,10 +206,10 @@ func TestLargeMessageRoundTrips(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := connected(t, ts)
-	c.subscribe("s", "/queue/big")
+	c.Subscribe("s", "/queue/big")
 	body := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
-	connected(t, ts).publish("/queue/big", body)
-	if m := c.expect(stomp.CmdMessage); string(m.Body) != body {
+	connected(t, ts).Publish("/queue/big", body)
+	if m := c.Expect(stomp.CmdMessage); string(m.Body) != body {
 		t.Fatalf("got %d bytes", len(m.Body))
 	}
 }

@@ -43,7 +43,7 @@ func TestStompJSClient(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "client.test.mjs")
 	cmd.Dir = stompJSDir
-	cmd.Env = append(os.Environ(), "GATEWAY_URL="+ts.url, "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "GATEWAY_URL="+ts.WSURL, "NO_COLOR=1")
 	// node --test runs the file in a child process: on timeout, kill the
 	// whole process group, not just the runner.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -11,26 +11,26 @@ func TestTransactionalSendsArriveOnlyAtCommit(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	sub := connected(t, ts)
-	sub.subscribe("s", "/queue/tx")
+	sub.Subscribe("s", "/queue/tx")
 	c := connected(t, ts)
-	c.send(stomp.CmdBegin, "transaction:t1")
-	c.sendBody(stomp.CmdSend, "a", "destination:/queue/tx", "transaction:t1")
-	c.sendBody(stomp.CmdSend, "b", "destination:/queue/tx", "transaction:t1", "receipt:sb")
-	c.send(stomp.CmdSend, "destination:/queue/tx", "receipt:fence")
-	c.expect(stomp.CmdReceipt) // the fence SEND outside the transaction
-	if m := sub.expect(stomp.CmdMessage); len(m.Body) != 0 {
+	c.Send(stomp.CmdBegin, "transaction:t1")
+	c.SendBody(stomp.CmdSend, "a", "destination:/queue/tx", "transaction:t1")
+	c.SendBody(stomp.CmdSend, "b", "destination:/queue/tx", "transaction:t1", "receipt:sb")
+	c.Send(stomp.CmdSend, "destination:/queue/tx", "receipt:fence")
+	c.Expect(stomp.CmdReceipt) // the fence SEND outside the transaction
+	if m := sub.Expect(stomp.CmdMessage); len(m.Body) != 0 {
 		t.Fatalf("transactional message %q arrived before COMMIT", m.Body)
 	}
-	c.send(stomp.CmdCommit, "transaction:t1", "receipt:commit")
+	c.Send(stomp.CmdCommit, "transaction:t1", "receipt:commit")
 	got := map[string]bool{}
 	for range 2 {
-		got[c.expect(stomp.CmdReceipt).Get("receipt-id")] = true
+		got[c.Expect(stomp.CmdReceipt).Get("receipt-id")] = true
 	}
 	if !got["sb"] || !got["commit"] {
 		t.Fatalf("receipts %v", got)
 	}
 	for _, want := range []string{"a", "b"} {
-		if m := sub.expect(stomp.CmdMessage); string(m.Body) != want {
+		if m := sub.Expect(stomp.CmdMessage); string(m.Body) != want {
 			t.Fatalf("body %q, want %q", m.Body, want)
 		}
 	}
@@ -40,41 +40,41 @@ func TestAbortDiscardsTheTransaction(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	sub := connected(t, ts)
-	sub.subscribe("s", "/queue/abort")
+	sub.Subscribe("s", "/queue/abort")
 	c := connected(t, ts)
-	c.send(stomp.CmdBegin, "transaction:t")
-	c.sendBody(stomp.CmdSend, "x", "destination:/queue/abort", "transaction:t")
-	c.send(stomp.CmdAbort, "transaction:t", "receipt:a")
-	c.expect(stomp.CmdReceipt)
-	c.send(stomp.CmdDisconnect)
-	sub.expectNothing(100 * time.Millisecond)
+	c.Send(stomp.CmdBegin, "transaction:t")
+	c.SendBody(stomp.CmdSend, "x", "destination:/queue/abort", "transaction:t")
+	c.Send(stomp.CmdAbort, "transaction:t", "receipt:a")
+	c.Expect(stomp.CmdReceipt)
+	c.Send(stomp.CmdDisconnect)
+	sub.ExpectNothing(100 * time.Millisecond)
 }
 
 func TestDisconnectDiscardsOpenTransactions(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	sub := connected(t, ts)
-	sub.subscribe("s", "/queue/txdrop")
+	sub.Subscribe("s", "/queue/txdrop")
 	c := connected(t, ts)
-	c.send(stomp.CmdBegin, "transaction:t")
-	c.sendBody(stomp.CmdSend, "x", "destination:/queue/txdrop", "transaction:t")
-	c.send(stomp.CmdDisconnect, "receipt:bye")
-	c.expect(stomp.CmdReceipt)
-	sub.expectNothing(100 * time.Millisecond)
+	c.Send(stomp.CmdBegin, "transaction:t")
+	c.SendBody(stomp.CmdSend, "x", "destination:/queue/txdrop", "transaction:t")
+	c.Send(stomp.CmdDisconnect, "receipt:bye")
+	c.Expect(stomp.CmdReceipt)
+	sub.ExpectNothing(100 * time.Millisecond)
 }
 
 func TestTransactionalAckIsAppliedAtCommit(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
 	c := connected(t, ts)
-	c.subscribe("s", "/queue/txack", "ack:client-individual")
+	c.Subscribe("s", "/queue/txack", "ack:client-individual")
 	fill(t, ts, "/queue/txack", 1)
-	m := c.expect(stomp.CmdMessage)
-	c.send(stomp.CmdBegin, "transaction:t")
-	c.send(stomp.CmdAck, "id:"+m.Get("ack"), "transaction:t")
-	c.send(stomp.CmdCommit, "transaction:t", "receipt:c")
-	c.expect(stomp.CmdReceipt)
+	m := c.Expect(stomp.CmdMessage)
+	c.Send(stomp.CmdBegin, "transaction:t")
+	c.Send(stomp.CmdAck, "id:"+m.Get("ack"), "transaction:t")
+	c.Send(stomp.CmdCommit, "transaction:t", "receipt:c")
+	c.Expect(stomp.CmdReceipt)
 	// Settled at COMMIT: acking it again is an unknown id.
-	c.send(stomp.CmdAck, "id:"+m.Get("ack"))
-	c.expectError("Unknown ack id")
+	c.Send(stomp.CmdAck, "id:"+m.Get("ack"))
+	c.ExpectError("Unknown ack id")
 }

@@ -134,6 +134,7 @@ func HeaderValue(hs []Header, name string) (string, bool) {
 // client. The gateway maps each to a short ERROR message.
 var (
 	ErrInvalidDestination    = errors.New("invalid destination")
+	ErrInvalidHeader         = errors.New("invalid header")
 	ErrNotFound              = errors.New("not_found")
 	ErrAccessRefused         = errors.New("access_refused")
 	ErrPreconditionFailed    = errors.New("precondition_failed")
