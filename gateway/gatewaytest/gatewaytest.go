@@ -116,7 +116,10 @@ func (c *Client) SendRaw(b []byte) {
 }
 
 // Send writes a frame without a body.
-func (c *Client) Send(cmd string, headers ...string) { c.T.Helper(); c.SendRaw(Frame(cmd, "", headers...)) }
+func (c *Client) Send(cmd string, headers ...string) {
+	c.T.Helper()
+	c.SendRaw(Frame(cmd, "", headers...))
+}
 
 // SendBody writes a frame with a body.
 func (c *Client) SendBody(cmd, body string, headers ...string) {
