@@ -24,6 +24,7 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/relay"
 	"github.com/stomp-gateway/stomp-gateway/relay/memory"
 )
 
@@ -33,13 +34,15 @@ const prefix = "STOMP_GATEWAY"
 type config struct {
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"log level: debug, info, warn or error"`
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"auto" desc:"log format: json, console, or auto (console on a terminal, JSON otherwise)"`
-	AMQPURL         string        `envconfig:"AMQP_URL" default:"" desc:"RabbitMQ URL(s), comma-separated for a cluster; empty runs the embedded in-memory broker (for development only)"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for sessions to close before exiting"`
 	Demo            bool          `envconfig:"DEMO" default:"false" desc:"serve a demo page at / on the WebSocket listener"`
 }
 
 // Compile-time checks that the brokers satisfy the gateway's port.
-var _ broker.Broker = (*memory.Broker)(nil)
+var (
+	_ broker.Broker = (*memory.Broker)(nil)
+	_ broker.Broker = (*relay.Relay)(nil)
+)
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
@@ -64,18 +67,18 @@ func run(args []string, stdout io.Writer) error {
 	}
 	var cfg config
 	var gwCfg gateway.Config
-	if err := envconfig.Process(prefix, &cfg); err != nil {
-		return err
-	}
-	if err := envconfig.Process(prefix, &gwCfg); err != nil {
-		return err
+	var relayCfg relay.Config
+	for _, spec := range []any{&cfg, &gwCfg, &relayCfg} {
+		if err := envconfig.Process(prefix, spec); err != nil {
+			return err
+		}
 	}
 	log, err := newLogger(cfg, os.Stderr)
 	if err != nil {
 		return err
 	}
 
-	b, err := openBroker(cfg, log)
+	b, err := openBroker(relayCfg, log)
 	if err != nil {
 		return err
 	}
@@ -120,9 +123,14 @@ func run(args []string, stdout io.Writer) error {
 
 // openBroker picks the broker: RabbitMQ when an AMQP URL is set, the
 // embedded one otherwise.
-func openBroker(cfg config, log zerolog.Logger) (broker.Broker, error) {
-	if cfg.AMQPURL != "" {
-		return nil, errors.New("STOMP_GATEWAY_AMQP_URL is set, but this build has no RabbitMQ relay yet; unset it to use the embedded broker")
+func openBroker(cfg relay.Config, log zerolog.Logger) (broker.Broker, error) {
+	if len(cfg.URLs) > 0 {
+		r, err := relay.New(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		log.Info().Int("urls", len(cfg.URLs)).Int("connections", cfg.Connections).Msg("relaying to RabbitMQ")
+		return r, nil
 	}
 	log.Warn().Msg("STOMP_GATEWAY_AMQP_URL is empty: using the embedded in-memory broker; messages live in this process only (development use)")
 	return memory.New(), nil
@@ -155,7 +163,7 @@ func configTable(w io.Writer) error {
 	if _, err := fmt.Fprintln(w, "| variable | default | meaning |\n|---|---|---|"); err != nil {
 		return err
 	}
-	for _, spec := range []any{&config{}, &gateway.Config{}} {
+	for _, spec := range specs() {
 		if err := envconfig.Usagef(prefix, spec, w, row); err != nil {
 			return err
 		}
@@ -166,6 +174,10 @@ func configTable(w io.Writer) error {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "stomp-gateway serves STOMP over WebSocket in front of RabbitMQ.")
 	fmt.Fprintln(w, "\nIt is configured by environment variables:")
-	_ = envconfig.Usagef(prefix, &config{}, w, envconfig.DefaultTableFormat)
-	_ = envconfig.Usagef(prefix, &gateway.Config{}, w, envconfig.DefaultTableFormat)
+	for _, spec := range specs() {
+		_ = envconfig.Usagef(prefix, spec, w, envconfig.DefaultTableFormat)
+	}
 }
+
+// specs are every package's configuration, in the order -h lists them.
+func specs() []any { return []any{&config{}, &relay.Config{}, &gateway.Config{}} }

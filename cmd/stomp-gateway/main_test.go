@@ -24,7 +24,7 @@ func TestHelpPrintsEveryVariable(t *testing.T) {
 	if err := run([]string{"-h"}, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, spec := range []any{&config{}, &gateway.Config{}} {
+	for _, spec := range specs() {
 		typ := reflect.TypeOf(spec).Elem()
 		for i := range typ.NumField() {
 			f := typ.Field(i)

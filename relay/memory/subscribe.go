@@ -97,7 +97,7 @@ func (c *Conn) boundQueue(x *exchange, key string, s broker.Subscription) (*queu
 	switch {
 	case name != "":
 	case durable:
-		name = durableQueueName(key, s.ID)
+		name = broker.SubscriptionQueueName(key, s.ID)
 	default:
 		name = randomName("stomp-subscription-")
 	}

@@ -1,0 +1,226 @@
+package relay_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+	"github.com/stomp-gateway/stomp-gateway/relay"
+)
+
+var header = gatewaytest.Header
+
+func TestQueueSendDeclaresADurableQueueThatConsumersShare(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q := rb.name("work")
+	rb.deleteQueue(q)
+
+	pub := n.client(t)
+	pub.Publish("/queue/"+q, "first")
+	ch := rb.channel()
+	if _, err := ch.QueueDeclarePassive(q, true, false, false, false, nil); err != nil {
+		t.Fatalf("SEND did not declare a durable queue %s: %v", q, err)
+	}
+	a, b := n.client(t), n.client(t)
+	a.Subscribe("a", "/queue/"+q)
+	header(t, a.Expect(stomp.CmdMessage), "destination", "/queue/"+q)
+	b.Subscribe("b", "/queue/"+q)
+	for i := range 4 {
+		pub.Publish("/queue/"+q, fmt.Sprint(i))
+	}
+	got := 0
+	for _, c := range []*gatewaytest.Client{a, b} {
+		c.Expect(stomp.CmdMessage)
+		c.Expect(stomp.CmdMessage)
+		got += 2
+	}
+	if got != 4 {
+		t.Fatal(got)
+	}
+}
+
+func TestBareNameIsAQueue(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q := rb.name("bare")
+	rb.deleteQueue(q)
+	c := n.client(t)
+	c.Subscribe("s", q)
+	n.client(t).Publish(q, "hi")
+	m := c.Expect(stomp.CmdMessage)
+	header(t, m, "destination", "/queue/"+q)
+}
+
+func TestAmqQueueUsesAnExistingQueueAndRefusesAMissingOne(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q := rb.name("existing")
+	deliveries := rb.queue(q, "", "")
+
+	c := n.client(t)
+	c.Publish("/amq/queue/"+q, "to existing")
+	if m := receive(t, deliveries); string(m.Body) != "to existing" {
+		t.Fatalf("body %q", m.Body)
+	}
+
+	missing := rb.name("missing")
+	c.SendBody(stomp.CmdSend, "x", "destination:/amq/queue/"+missing, "receipt:r")
+	f, _ := c.ExpectError("not_found")
+	header(t, f, "receipt-id", "r")
+	if rb.queueExists(missing) {
+		t.Fatal("/amq/queue declared the queue")
+	}
+
+	s := n.client(t)
+	s.Send(stomp.CmdSubscribe, "id:s", "destination:/amq/queue/"+missing)
+	s.ExpectError("not_found")
+}
+
+func TestTopicsRouteThroughAmqTopicWithWildcards(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	p := rb.name("chat")
+	c := n.client(t)
+	c.Subscribe("star", "/topic/"+p+".*.5")
+	c.Subscribe("hash", "/topic/"+p+".#")
+
+	// A backend service publishes with plain AMQP.
+	rb.publish("amq.topic", p+".room.5", amqp.Publishing{Body: []byte("from amqp")})
+	subs := map[string]string{}
+	for range 2 {
+		m := c.Expect(stomp.CmdMessage)
+		subs[m.Get("subscription")] = m.Get("destination") + " " + string(m.Body)
+	}
+	want := "/topic/" + p + ".room.5 from amqp"
+	if subs["star"] != want || subs["hash"] != want {
+		t.Fatalf("got %v", subs)
+	}
+
+	// A STOMP SEND reaches an AMQP queue bound to amq.topic.
+	d := rb.queue(rb.name("listener"), "amq.topic", p+".#")
+	n.client(t).Publish("/topic/"+p+".room.6", "from stomp")
+	m := receive(t, d)
+	if m.RoutingKey != p+".room.6" || string(m.Body) != "from stomp" {
+		t.Fatalf("AMQP got %s %q", m.RoutingKey, m.Body)
+	}
+}
+
+func TestExchangeDestinationsAndUnknownExchangeIsAnErrorForThatSessionOnly(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	x := rb.name("orders")
+	rb.exchange(x, amqp.ExchangeDirect)
+
+	sub := n.client(t)
+	sub.Subscribe("k", "/exchange/"+x+"/eu")
+	d := rb.queue(rb.name("orders-all"), x, "eu")
+	pub := n.client(t)
+	pub.Publish("/exchange/"+x+"/eu", "order 1")
+	m := sub.Expect(stomp.CmdMessage)
+	header(t, m, "destination", "/exchange/"+x+"/eu")
+	if am := receive(t, d); string(am.Body) != "order 1" {
+		t.Fatalf("AMQP got %q", am.Body)
+	}
+
+	bad := n.client(t)
+	bad.SendBody(stomp.CmdSend, "x", "destination:/exchange/"+rb.name("nope")+"/k")
+	f, _ := bad.ExpectError("not_found")
+	if !strings.Contains(string(f.Body), "nope") {
+		t.Errorf("ERROR body %q does not name the exchange", f.Body)
+	}
+	bad2 := n.client(t)
+	bad2.Send(stomp.CmdSubscribe, "id:1", "destination:/exchange/"+rb.name("nope"))
+	bad2.ExpectError("not_found")
+
+	// Everyone else carries on, on the same shared channels.
+	pub.Publish("/exchange/"+x+"/eu", "order 2")
+	if m := sub.Expect(stomp.CmdMessage); string(m.Body) != "order 2" {
+		t.Fatalf("got %q", m.Body)
+	}
+}
+
+func TestTempQueueRepliesComeBackToTheSendersSession(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q := rb.name("requests")
+	requests := rb.queue(q, "", "")
+
+	caller := n.client(t)
+	caller.Publish("/amq/queue/"+q, "ping", "reply-to:/temp-queue/replies", "correlation-id:7")
+	req := receive(t, requests)
+	if !strings.HasPrefix(req.ReplyTo, "amq.gen-") {
+		t.Fatalf("AMQP reply_to %q, want the temp queue's amq.gen- name", req.ReplyTo)
+	}
+	// The backend answers on the default exchange, as AMQP RPC does.
+	rb.publish("", req.ReplyTo, amqp.Publishing{CorrelationId: req.CorrelationId, Body: []byte("pong")})
+	m := caller.Expect(stomp.CmdMessage)
+	header(t, m, "subscription", "/temp-queue/replies")
+	header(t, m, "correlation-id", "7")
+	if string(m.Body) != "pong" {
+		t.Fatalf("body %q", m.Body)
+	}
+
+	// A STOMP responder sees reply-to as /reply-queue/amq.gen-… and SENDs
+	// to it.
+	service := n.client(t)
+	svcQ := rb.name("svc")
+	rb.deleteQueue(svcQ)
+	service.Subscribe("svc", "/queue/"+svcQ)
+	caller.Publish("/queue/"+svcQ, "ping 2", "reply-to:/temp-queue/replies")
+	r2 := service.Expect(stomp.CmdMessage)
+	if !strings.HasPrefix(r2.Get("reply-to"), "/reply-queue/amq.gen-") {
+		t.Fatalf("reply-to %q", r2.Get("reply-to"))
+	}
+	service.Publish(r2.Get("reply-to"), "pong 2")
+	if m := caller.Expect(stomp.CmdMessage); string(m.Body) != "pong 2" {
+		t.Fatalf("body %q", m.Body)
+	}
+}
+
+func TestApplicationPrefixPublishesToTheAppExchange(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	x := rb.name("app")
+	n := startNode(t, func(c *relay.Config) { c.AppExchange = x })
+	rb.t.Cleanup(func() {
+		if ch, err := rb.conn.Channel(); err == nil {
+			_ = ch.ExchangeDelete(x, false, false)
+		}
+	})
+	c := n.client(t)
+	c.Publish("/pub/warmup", "declares the exchange")
+	d := rb.queue(rb.name("backend"), x, "chat.#")
+	c.Publish("/pub/chat/room/5", `{"text":"hi"}`, "content-type:application/json")
+	m := receive(t, d)
+	if m.Exchange != x || m.RoutingKey != "chat.room.5" || m.ContentType != "application/json" {
+		t.Fatalf("AMQP got exchange %q key %q type %q", m.Exchange, m.RoutingKey, m.ContentType)
+	}
+}
+
+func TestSlashStyleDestinationsBothWays(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t, func(c *relay.Config) { c.SlashStyle = true })
+	p := strings.ReplaceAll(rb.name("greetings"), ".", "-") // one word
+	c := n.client(t)
+	c.Subscribe("s", "/topic/"+p+"/1")
+	rb.publish("amq.topic", p+".1", amqp.Publishing{Body: []byte("hello")})
+	header(t, c.Expect(stomp.CmdMessage), "destination", "/topic/"+p+"/1")
+
+	d := rb.queue(rb.name("slash"), "amq.topic", p+".#")
+	n.client(t).Publish("/topic/"+p+"/2/x", "hi")
+	if m := receive(t, d); m.RoutingKey != p+".2.x" {
+		t.Fatalf("routing key %q", m.RoutingKey)
+	}
+}

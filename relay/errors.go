@@ -1,0 +1,48 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+)
+
+// brokerErr turns an amqp091 error into the port's errors, keeping
+// RabbitMQ's text (safe to show: it names exchanges and queues) without
+// its "NOT_FOUND - " prefix.
+func brokerErr(err error) error {
+	var ae *amqp.Error
+	if !errors.As(err, &ae) {
+		if errors.Is(err, amqp.ErrClosed) {
+			return fmt.Errorf("%w: %v", broker.ErrUnavailable, err)
+		}
+		return err
+	}
+	text := ae.Reason
+	if _, rest, ok := strings.Cut(text, " - "); ok {
+		text = rest
+	}
+	var sentinel error
+	switch ae.Code {
+	case amqp.NotFound:
+		sentinel = broker.ErrNotFound
+	case amqp.AccessRefused:
+		sentinel = broker.ErrAccessRefused
+	case amqp.ResourceLocked:
+		sentinel = broker.ErrResourceLocked
+	case amqp.PreconditionFailed:
+		sentinel = broker.ErrPreconditionFailed
+	case amqp.ConnectionForced, amqp.ChannelError:
+		sentinel = broker.ErrUnavailable
+	default:
+		if ae.Server && !ae.Recover {
+			sentinel = broker.ErrUnavailable
+		} else {
+			return fmt.Errorf("AMQP error %d: %s", ae.Code, text)
+		}
+	}
+	return fmt.Errorf("%w: %s", sentinel, text)
+}

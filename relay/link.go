@@ -1,0 +1,216 @@
+package relay
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"github.com/rs/zerolog"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+)
+
+// user is something that lives on a link's AMQP connection and must be
+// rebuilt when the connection is replaced: a consumer, a fan-out queue, a
+// temp queue.
+type user interface {
+	// restore rebuilds on a new connection. An error means its state is
+	// gone (an exclusive queue others were told about); it then reports
+	// the loss itself.
+	restore(conn *amqp.Connection) error
+}
+
+// link is one pooled AMQP connection: a supervisor goroutine dials it
+// (across the configured URLs, with jittered backoff), watches it, and on
+// loss reconnects and restores everything registered on it. amqp091-go has
+// no automatic recovery, so this is ours.
+type link struct {
+	r     *Relay
+	vhost string
+	log   zerolog.Logger
+	pub   *publisher
+
+	mu    sync.Mutex
+	conn  *amqp.Connection // nil while down
+	up    chan struct{}    // closed while the connection is up
+	users map[user]struct{}
+
+	adminMu sync.Mutex
+	admin   *amqp.Channel // for declares on behalf of publishers
+
+	quit chan struct{}
+	done chan struct{}
+}
+
+func newLink(r *Relay, vhost string, n int) *link {
+	l := &link{
+		r:     r,
+		vhost: vhost,
+		log:   r.log.With().Str("vhost", vhost).Int("link", n).Logger(),
+		up:    make(chan struct{}),
+		users: map[user]struct{}{},
+		quit:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	l.pub = newPublisher(l)
+	go l.run(n)
+	return l
+}
+
+// run is the supervisor loop.
+func (l *link) run(n int) {
+	defer close(l.done)
+	delay := l.r.cfg.ReconnectMin
+	next := n // spread the links of a node over the cluster's URLs
+	for {
+		conn, err := l.r.dial(l.vhost, next)
+		next++
+		if err != nil {
+			l.log.Warn().Err(err).Dur("retry_in", delay).Msg("AMQP connect failed")
+			select {
+			case <-l.quit:
+				return
+			case <-time.After(jitter(delay)):
+			}
+			delay = min(delay*2, l.r.cfg.ReconnectMax)
+			continue
+		}
+		delay = l.r.cfg.ReconnectMin
+		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+		blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
+		l.attach(conn)
+		l.log.Info().Msg("AMQP connected")
+	watch:
+		for {
+			select {
+			case b := <-blocked:
+				l.log.Warn().Bool("blocked", b.Active).Str("reason", b.Reason).Msg("RabbitMQ flow control")
+				l.pub.setBlocked(b.Active)
+			case err := <-closed:
+				l.log.Warn().Err(err).Msg("AMQP connection lost")
+				break watch
+			case <-l.quit:
+				l.detach()
+				_ = conn.Close()
+				return
+			}
+		}
+		l.detach()
+	}
+}
+
+// jitter spreads reconnects of many nodes: a random delay in [d/2, d).
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// attach makes conn current and rebuilds everything on it.
+func (l *link) attach(conn *amqp.Connection) {
+	l.mu.Lock()
+	l.conn = conn
+	users := make([]user, 0, len(l.users))
+	for u := range l.users {
+		users = append(users, u)
+	}
+	l.mu.Unlock()
+	l.pub.attach(conn)
+	for _, u := range users {
+		if err := u.restore(conn); err != nil {
+			l.log.Warn().Err(err).Msg("could not restore after reconnect")
+		}
+	}
+	l.mu.Lock()
+	close(l.up)
+	l.mu.Unlock()
+	l.r.linkChanged()
+}
+
+func (l *link) detach() {
+	l.mu.Lock()
+	l.conn = nil
+	l.up = make(chan struct{})
+	l.mu.Unlock()
+	l.adminMu.Lock()
+	l.admin = nil
+	l.adminMu.Unlock()
+	l.pub.detach()
+	l.r.linkChanged()
+}
+
+// connection waits until the link is up and returns its connection.
+func (l *link) connection(ctx context.Context) (*amqp.Connection, error) {
+	for {
+		l.mu.Lock()
+		conn, up := l.conn, l.up
+		l.mu.Unlock()
+		select {
+		case <-up:
+			if conn != nil && !conn.IsClosed() {
+				return conn, nil
+			}
+		default:
+		}
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return nil, broker.ErrUnavailable
+		case <-l.quit:
+			return nil, broker.ErrClosed
+		}
+	}
+}
+
+func (l *link) isUp() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.conn != nil && !l.conn.IsClosed()
+}
+
+// register adds u to what is rebuilt after a reconnect.
+func (l *link) register(u user) {
+	l.mu.Lock()
+	l.users[u] = struct{}{}
+	l.mu.Unlock()
+}
+
+func (l *link) unregister(u user) {
+	l.mu.Lock()
+	delete(l.users, u)
+	l.mu.Unlock()
+}
+
+func (l *link) load() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.users)
+}
+
+// withAdmin runs f on the link's admin channel (declares for publishers).
+// A channel error closes that channel; the next call opens a new one.
+func (l *link) withAdmin(ctx context.Context, f func(*amqp.Channel) error) error {
+	conn, err := l.connection(ctx)
+	if err != nil {
+		return err
+	}
+	l.adminMu.Lock()
+	defer l.adminMu.Unlock()
+	if l.admin == nil || l.admin.IsClosed() {
+		ch, err := conn.Channel()
+		if err != nil {
+			return brokerErr(err)
+		}
+		l.admin = ch
+	}
+	if err := f(l.admin); err != nil {
+		return brokerErr(err)
+	}
+	return nil
+}
+
+func (l *link) close() {
+	close(l.quit)
+	<-l.done
+	l.pub.close()
+}

@@ -1,0 +1,305 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+)
+
+// publisher is a link's shared confirm-mode channel. Publishes from many
+// sessions are pipelined on it; each one's callback runs when RabbitMQ
+// confirms it. Messages not yet confirmed when the channel dies are
+// published again, in order, on the next channel, so a client never loses
+// a SEND to a broker restart (it may, rarely, be delivered twice).
+//
+// Locks: send serialises publishing, so delivery tags are assigned in
+// order; pend guards the unconfirmed set and is all the confirm goroutine
+// takes, so a publish blocked on the socket never stalls confirms.
+type publisher struct {
+	l *link
+
+	send    sync.Mutex
+	ch      *amqp.Channel // nil while down
+	blocked bool
+	ready   chan struct{} // closed while ch is usable and not blocked
+
+	// watching is closed when the goroutine watching the last channel has
+	// moved that channel's unconfirmed publishes to retry.
+	watching chan struct{}
+
+	pend    sync.Mutex
+	pending map[uint64]*pub // by delivery tag on ch
+	retry   []*pub          // from a dead channel, to publish first
+	closed  bool
+}
+
+// pub is one unconfirmed publish.
+type pub struct {
+	t        target
+	msg      amqp.Publishing
+	done     func(error)
+	returned bool
+}
+
+func newPublisher(l *link) *publisher {
+	idle := make(chan struct{})
+	close(idle)
+	return &publisher{l: l, ready: make(chan struct{}), watching: idle, pending: map[uint64]*pub{}}
+}
+
+// publish sends msg to t and calls done once RabbitMQ confirms it. It
+// waits while the channel is down or RabbitMQ has blocked the connection
+// (a memory or disk alarm): the session that called it stops reading from
+// its client instead of buffering without bound.
+func (p *publisher) publish(ctx context.Context, t target, msg amqp.Publishing, done func(error)) error {
+	for {
+		p.send.Lock()
+		if p.ch != nil && !p.blocked {
+			break
+		}
+		ready := p.ready
+		p.send.Unlock()
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: RabbitMQ is unreachable or blocked", broker.ErrUnavailable)
+		case <-p.l.quit:
+			return broker.ErrClosed
+		}
+	}
+	defer p.send.Unlock()
+	p.pend.Lock()
+	if p.closed {
+		p.pend.Unlock()
+		return broker.ErrClosed
+	}
+	p.pending[p.ch.GetNextPublishSeqNo()] = &pub{t: t, msg: msg, done: done}
+	p.pend.Unlock()
+	// A failed send means the channel died: the message stays pending and
+	// goes out again on the next channel.
+	_ = p.ch.PublishWithContext(context.Background(), t.exchange, t.key, t.mandatory, false, msg)
+	return nil
+}
+
+// attach opens a confirm channel on conn, republishes what the last one
+// left unconfirmed, and opens for business.
+func (p *publisher) attach(conn *amqp.Connection) {
+	ch, err := conn.Channel()
+	if err == nil {
+		err = ch.Confirm(false)
+	}
+	if err != nil {
+		p.l.log.Warn().Err(err).Msg("opening the publishing channel failed")
+		return // the connection is failing; the supervisor starts over
+	}
+	// Unbuffered: a return is handed over before the confirm of the same
+	// message, so the confirm goroutine sees them in the broker's order.
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation))
+	returns := ch.NotifyReturn(make(chan amqp.Return))
+	closeErr := ch.NotifyClose(make(chan *amqp.Error, 1))
+
+	p.send.Lock()
+	defer p.send.Unlock()
+	if p.ch != nil && !p.ch.IsClosed() {
+		_ = ch.Close() // attached meanwhile by the other path
+		return
+	}
+	// The previous channel is dead; wait until its leftovers are queued
+	// so they go out before anything new.
+	<-p.watching
+	watching := make(chan struct{})
+	p.watching = watching
+	go p.watch(confirms, returns, closeErr, watching)
+	p.pend.Lock()
+	retry := p.retry
+	p.retry = nil
+	for _, m := range retry {
+		m.returned = false
+		p.pending[ch.GetNextPublishSeqNo()] = m
+		_ = ch.PublishWithContext(context.Background(), m.t.exchange, m.t.key, m.t.mandatory, false, m.msg)
+	}
+	p.pend.Unlock()
+	p.ch = ch
+	if !p.blocked {
+		close(p.ready)
+	}
+}
+
+// detach marks the channel gone; publishes wait for the next one.
+func (p *publisher) detach() {
+	p.send.Lock()
+	defer p.send.Unlock()
+	if p.ch != nil && !p.blocked {
+		p.ready = make(chan struct{})
+	}
+	p.ch = nil
+}
+
+func (p *publisher) setBlocked(b bool) {
+	p.send.Lock()
+	defer p.send.Unlock()
+	if b == p.blocked {
+		return
+	}
+	p.blocked = b
+	switch {
+	case b && p.ch != nil:
+		p.ready = make(chan struct{})
+	case !b && p.ch != nil:
+		close(p.ready)
+	}
+}
+
+// watch settles confirms and returns of one channel until it closes, then
+// queues what is left for the next channel.
+func (p *publisher) watch(confirms <-chan amqp.Confirmation, returns <-chan amqp.Return, closeErr <-chan *amqp.Error, done chan struct{}) {
+	for confirms != nil || returns != nil {
+		select {
+		case r, ok := <-returns:
+			if !ok {
+				returns = nil
+				continue
+			}
+			p.markReturned(r)
+		case c, ok := <-confirms:
+			if !ok {
+				confirms = nil
+				continue
+			}
+			p.settle(c)
+		}
+	}
+	p.requeue(<-closeErr, done)
+}
+
+// markReturned flags the oldest unconfirmed mandatory publish to the
+// returned exchange and key; its confirm follows.
+func (p *publisher) markReturned(r amqp.Return) {
+	p.pend.Lock()
+	defer p.pend.Unlock()
+	var oldest uint64
+	for tag, m := range p.pending {
+		if m.t.mandatory && !m.returned && m.t.exchange == r.Exchange && m.t.key == r.RoutingKey && (oldest == 0 || tag < oldest) {
+			oldest = tag
+		}
+	}
+	if m := p.pending[oldest]; m != nil {
+		m.returned = true
+	}
+}
+
+func (p *publisher) settle(c amqp.Confirmation) {
+	p.pend.Lock()
+	m := p.pending[c.DeliveryTag]
+	delete(p.pending, c.DeliveryTag)
+	p.pend.Unlock()
+	if m == nil {
+		return
+	}
+	switch {
+	case !c.Ack:
+		m.done(fmt.Errorf("%w: RabbitMQ could not take the message", broker.ErrNacked))
+	case m.returned:
+		m.done(fmt.Errorf("%w: no queue '%s' in vhost '%s'", broker.ErrNotFound, m.t.key, p.l.vhost))
+	default:
+		m.done(nil)
+	}
+}
+
+// requeue moves the dead channel's unconfirmed publishes to the retry
+// list in publish order. When the channel died of a channel error (an
+// exchange that does not exist), the publishes that caused it fail
+// instead of looping, and a fresh channel is opened at once.
+func (p *publisher) requeue(err *amqp.Error, done chan struct{}) {
+	p.pend.Lock()
+	tags := make([]uint64, 0, len(p.pending))
+	for tag := range p.pending {
+		tags = append(tags, tag)
+	}
+	sort.Slice(tags, func(i, j int) bool { return tags[i] < tags[j] })
+	var failed []*pub
+	var cause error
+	badExchange, channelError := "", err != nil && isChannelError(err.Code)
+	if channelError {
+		cause = brokerErr(err)
+		if errors.Is(cause, broker.ErrNotFound) {
+			badExchange = quoted(err.Reason)
+		}
+	}
+	lost := p.retry[:0:0]
+	for _, tag := range tags {
+		m := p.pending[tag]
+		if channelError && (badExchange == "" || m.t.exchange == badExchange) {
+			failed = append(failed, m)
+			continue
+		}
+		lost = append(lost, m)
+	}
+	p.retry = append(lost, p.retry...)
+	p.pending = map[uint64]*pub{}
+	closed := p.closed
+	p.pend.Unlock()
+	close(done)
+	for _, m := range failed {
+		m.done(cause)
+	}
+	if closed {
+		p.failAll(broker.ErrClosed)
+		return
+	}
+	if channelError {
+		p.detach()
+		if conn, cerr := p.l.connection(context.Background()); cerr == nil {
+			p.attach(conn)
+		}
+	}
+}
+
+// isChannelError tells a channel exception (the channel closed, the
+// connection lives) from a connection failure.
+func isChannelError(code int) bool {
+	switch code {
+	case amqp.NotFound, amqp.AccessRefused, amqp.ResourceLocked, amqp.PreconditionFailed, amqp.ContentTooLarge, amqp.NoRoute, amqp.NoConsumers:
+		return true
+	}
+	return false
+}
+
+// quoted returns the first '...' part of RabbitMQ's reply text.
+func quoted(s string) string {
+	_, rest, ok := strings.Cut(s, "'")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, "'")
+	return name
+}
+
+// close fails everything still unconfirmed: the relay is shutting down.
+func (p *publisher) close() {
+	p.pend.Lock()
+	p.closed = true
+	p.pend.Unlock()
+	p.failAll(broker.ErrClosed)
+}
+
+func (p *publisher) failAll(err error) {
+	p.pend.Lock()
+	var all []*pub
+	for _, m := range p.pending {
+		all = append(all, m)
+	}
+	all = append(all, p.retry...)
+	p.pending, p.retry = map[uint64]*pub{}, nil
+	p.pend.Unlock()
+	for _, m := range all {
+		m.done(err)
+	}
+}

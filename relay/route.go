@@ -1,0 +1,172 @@
+package relay
+
+import (
+	"fmt"
+	"strings"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+)
+
+// target is where a SEND goes on RabbitMQ.
+type target struct {
+	exchange, key string
+	// mandatory makes RabbitMQ return a message no queue took. It is set
+	// for queue destinations only: a topic without subscribers is normal,
+	// a queue that does not exist means the message would be lost.
+	mandatory bool
+	// declare is the /queue a SEND declares first (once per session), as
+	// RabbitMQ's STOMP plugin does.
+	declare string
+	opts    broker.QueueOptions
+}
+
+// normalize applies the slash-style option: /topic/chat/room/5 is
+// /topic/chat.room.5, and /exchange/x/a/b is /exchange/x/a.b.
+func (r *Relay) normalize(dest string) string {
+	if !r.cfg.SlashStyle {
+		return dest
+	}
+	if rest, ok := strings.CutPrefix(dest, "/topic/"); ok {
+		return "/topic/" + strings.ReplaceAll(rest, "/", ".")
+	}
+	if rest, ok := strings.CutPrefix(dest, "/exchange/"); ok {
+		if x, key, ok := strings.Cut(rest, "/"); ok {
+			return "/exchange/" + x + "/" + strings.ReplaceAll(key, "/", ".")
+		}
+	}
+	return dest
+}
+
+// messageDestination is the MESSAGE destination for a delivery, in the
+// client's style.
+func (r *Relay) messageDestination(exchange, key string) string {
+	d := broker.FormatDestination(exchange, key, r.cfg.TopicExchange)
+	if r.cfg.SlashStyle && exchange == r.cfg.TopicExchange {
+		return "/topic/" + strings.ReplaceAll(strings.TrimPrefix(d, "/topic/"), ".", "/")
+	}
+	return d
+}
+
+// publishTarget maps a SEND destination.
+func (r *Relay) publishTarget(dest string, hs []broker.Header) (target, error) {
+	if p := r.cfg.AppPrefix; p != "" {
+		if rest, ok := strings.CutPrefix(dest, strings.TrimSuffix(p, "/")+"/"); ok && rest != "" {
+			return target{exchange: r.cfg.AppExchange, key: strings.ReplaceAll(rest, "/", ".")}, nil
+		}
+	}
+	d, err := broker.ParseDestination(r.normalize(dest))
+	if err != nil {
+		return target{}, err
+	}
+	switch d.Kind {
+	case broker.KindQueue:
+		opts, err := broker.ParseQueueOptions(hs)
+		if err != nil {
+			return target{}, err
+		}
+		return target{key: d.Name, mandatory: true, declare: d.Name, opts: opts}, nil
+	case broker.KindAMQQueue, broker.KindReplyQueue:
+		return target{key: d.Name, mandatory: true}, nil
+	case broker.KindTopic:
+		return target{exchange: r.cfg.TopicExchange, key: d.Key}, nil
+	case broker.KindExchange:
+		return target{exchange: d.Name, key: d.Key}, nil
+	}
+	return target{}, fmt.Errorf("%w: '%s' can only be used in reply-to", broker.ErrInvalidDestination, dest)
+}
+
+// plan is how a SUBSCRIBE is carried out on RabbitMQ.
+type plan struct {
+	queue string // "" with declare: a server-named queue
+	// declare the queue with these flags first; /amq/queue never declares.
+	declare bool
+	flags
+	args amqp.Table
+	// bind the queue to exchange with key; checkExchange first so an
+	// unknown exchange is an error for this session only.
+	exchange, key string
+	bind          bool
+	consumerArgs  amqp.Table
+	noAck         bool
+	prefetch      int
+	// durableSub marks a durable topic/exchange subscription: its queue
+	// outlives the session.
+	durableSub bool
+	// fanout: served by a node-local shared queue (auto-ack, non-durable,
+	// plain topic or exchange subscriptions).
+	fanout bool
+}
+
+// subscribePlan maps a SUBSCRIBE as RabbitMQ's STOMP plugin does, except
+// that non-durable subscription queues are exclusive (RabbitMQ 4.3 denies
+// transient non-exclusive queues) and plain auto-ack topic subscriptions
+// share one node-local queue per binding.
+func (r *Relay) subscribePlan(s broker.Subscription) (plan, error) {
+	d, err := broker.ParseDestination(r.normalize(s.Destination))
+	if err != nil {
+		return plan{}, err
+	}
+	o, err := broker.ParseQueueOptions(s.Headers)
+	if err != nil {
+		return plan{}, err
+	}
+	p := plan{noAck: s.Ack == broker.AckAuto, prefetch: s.Prefetch, args: amqp.Table(o.Args), consumerArgs: amqp.Table(o.ConsumerArgs)}
+	if p.noAck {
+		p.prefetch = 0
+	}
+	switch d.Kind {
+	case broker.KindQueue:
+		p.queue, p.declare, p.flags = d.Name, true, queueFlags(o)
+		return p, nil
+	case broker.KindAMQQueue, broker.KindReplyQueue:
+		p.queue = d.Name
+		return p, nil
+	case broker.KindTopic:
+		p.exchange, p.key = r.cfg.TopicExchange, d.Key
+	case broker.KindExchange:
+		p.exchange, p.key = d.Name, d.Key
+	default:
+		return plan{}, fmt.Errorf("%w: cannot subscribe to '%s'", broker.ErrInvalidDestination, s.Destination)
+	}
+	p.bind, p.declare = true, true
+	if !o.Durable && o.Name == "" && len(o.Args) == 0 && len(o.ConsumerArgs) == 0 && p.noAck {
+		p.fanout = true
+		return p, nil
+	}
+	p.queue = o.Name
+	if o.Durable {
+		if p.queue == "" {
+			p.queue = broker.SubscriptionQueueName(p.key, s.ID)
+		}
+		p.durableSub = true
+		p.flags = clientFlags(flags{durable: true, autoDelete: true}, o)
+	} else {
+		p.flags = clientFlags(flags{exclusive: true, autoDelete: true}, o)
+	}
+	return p, nil
+}
+
+// flags are a queue's declare flags.
+type flags struct{ durable, exclusive, autoDelete bool }
+
+// queueFlags are a /queue's: durable and shared, or with durable:false
+// exclusive and auto-deleted; the client's auto-delete and exclusive
+// headers win.
+func queueFlags(o broker.QueueOptions) flags {
+	if o.Transient {
+		return clientFlags(flags{exclusive: true, autoDelete: true}, o)
+	}
+	return clientFlags(flags{durable: true}, o)
+}
+
+func clientFlags(f flags, o broker.QueueOptions) flags {
+	if o.AutoDelete != nil {
+		f.autoDelete = *o.AutoDelete
+	}
+	if o.Exclusive != nil {
+		f.exclusive = *o.Exclusive
+	}
+	return f
+}

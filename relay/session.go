@@ -1,0 +1,235 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+)
+
+// subscriber is one subscription of a session: an own consumer or a place
+// in a node-local fan-out.
+type subscriber interface {
+	ack(tag uint64, multiple bool) error
+	nack(tag uint64, multiple, requeue bool) error
+	// stop ends it; unsettled deliveries go back to the queue.
+	stop(deleteDurable bool) error
+}
+
+// session is the broker side of one client session (broker.Conn).
+type session struct {
+	r    *Relay
+	p    *pool
+	info broker.ConnectInfo
+	h    broker.Handler
+	// link carries the session's publishes, so they stay in order, and
+	// its temp queues.
+	link *link
+
+	mu       sync.Mutex
+	subs     map[string]subscriber
+	declared map[string]bool // /queue names this session declared (as RabbitMQ does)
+	temps    map[string]*tempQueue
+	closed   bool
+}
+
+// opTimeout bounds a declare, bind or consume when RabbitMQ is away.
+const opTimeout = 10 * time.Second
+
+// maxDeclared bounds the per-session declare cache.
+const maxDeclared = 1024
+
+func newSession(r *Relay, p *pool, info broker.ConnectInfo, h broker.Handler) *session {
+	return &session{r: r, p: p, info: info, h: h, link: p.pick()}
+}
+
+// Publish implements broker.Conn.
+func (s *session) Publish(ctx context.Context, m *broker.Message, confirmed func(error)) error {
+	t, err := s.r.publishTarget(m.Destination, m.Headers)
+	if err != nil {
+		return err
+	}
+	hs := m.Headers
+	if rt, ok := broker.HeaderValue(hs, "reply-to"); ok && strings.HasPrefix(rt, "/temp-queue/") {
+		name, err := s.tempQueue(ctx, rt)
+		if err != nil {
+			return err
+		}
+		hs = replaceHeader(hs, "reply-to", name)
+	}
+	msg, err := publishing(hs, m.Body)
+	if err != nil {
+		return err
+	}
+	if err := s.prepare(ctx, t); err != nil {
+		return err
+	}
+	return s.link.pub.publish(ctx, t, msg, confirmed)
+}
+
+// prepare declares a /queue on its first SEND in the session and checks
+// that an exchange exists, so a mistake is an ERROR for this session and
+// never an exception on the shared publishing channel.
+func (s *session) prepare(ctx context.Context, t target) error {
+	if t.declare != "" {
+		s.mu.Lock()
+		done := s.declared[t.declare]
+		s.mu.Unlock()
+		if done {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, opTimeout)
+		defer cancel()
+		err := s.link.withAdmin(ctx, func(ch *amqp.Channel) error {
+			f := queueFlags(t.opts)
+			_, err := ch.QueueDeclare(t.declare, f.durable, f.autoDelete, f.exclusive, false, amqp.Table(t.opts.Args))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if s.declared == nil || len(s.declared) >= maxDeclared {
+			s.declared = map[string]bool{}
+		}
+		s.declared[t.declare] = true
+		s.mu.Unlock()
+		return nil
+	}
+	return s.r.checkExchange(ctx, s.link, t.exchange)
+}
+
+func replaceHeader(hs []broker.Header, name, value string) []broker.Header {
+	out := make([]broker.Header, 0, len(hs))
+	done := false
+	for _, h := range hs {
+		if h.Name == name {
+			if done {
+				continue
+			}
+			h.Value, done = value, true
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// Subscribe implements broker.Conn.
+func (s *session) Subscribe(ctx context.Context, sub broker.Subscription) error {
+	if strings.HasPrefix(sub.ID, "/temp-queue/") {
+		return fmt.Errorf("%w: subscription id '%s' is reserved for temp queues", broker.ErrInvalidDestination, sub.ID)
+	}
+	pl, err := s.r.subscribePlan(sub)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return broker.ErrClosed
+	}
+	if _, dup := s.subs[sub.ID]; dup {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: a subscription identified by '%s' already exists", broker.ErrDuplicateSubscription, sub.ID)
+	}
+	if s.subs == nil {
+		s.subs = map[string]subscriber{}
+	}
+	s.subs[sub.ID] = nil // reserved while it starts
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	var started subscriber
+	if pl.fanout {
+		started, err = s.p.joinFanout(ctx, s, sub.ID, pl)
+	} else {
+		started, err = startConsumer(ctx, s, sub.ID, pl)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil || s.closed {
+		delete(s.subs, sub.ID)
+		if err == nil {
+			_ = started.stop(false)
+			return broker.ErrClosed
+		}
+		return err
+	}
+	s.subs[sub.ID] = started
+	return nil
+}
+
+// forget drops a subscription that ended on the broker's side.
+func (s *session) forget(id string) {
+	s.mu.Lock()
+	delete(s.subs, id)
+	s.mu.Unlock()
+}
+
+func (s *session) take(id string) (subscriber, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub := s.subs[id]
+	if sub == nil {
+		return nil, fmt.Errorf("%w: '%s'", broker.ErrUnknownSubscription, id)
+	}
+	return sub, nil
+}
+
+// Unsubscribe implements broker.Conn.
+func (s *session) Unsubscribe(_ context.Context, id string, deleteDurable bool) error {
+	s.mu.Lock()
+	sub := s.subs[id]
+	delete(s.subs, id)
+	s.mu.Unlock()
+	if sub == nil {
+		return fmt.Errorf("%w: '%s'", broker.ErrUnknownSubscription, id)
+	}
+	return sub.stop(deleteDurable)
+}
+
+// Ack implements broker.Conn.
+func (s *session) Ack(id string, tag uint64, multiple bool) error {
+	sub, err := s.take(id)
+	if err != nil {
+		return err
+	}
+	return sub.ack(tag, multiple)
+}
+
+// Nack implements broker.Conn.
+func (s *session) Nack(id string, tag uint64, multiple, requeue bool) error {
+	sub, err := s.take(id)
+	if err != nil {
+		return err
+	}
+	return sub.nack(tag, multiple, requeue)
+}
+
+// Close implements broker.Conn.
+func (s *session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	subs, temps := s.subs, s.temps
+	s.subs, s.temps = nil, nil
+	s.mu.Unlock()
+	for _, sub := range subs {
+		if sub != nil {
+			_ = sub.stop(false)
+		}
+	}
+	for _, t := range temps {
+		t.stop()
+	}
+	return nil
+}
