@@ -106,6 +106,14 @@ func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
 	}
 	receipt := f.Get(stomp.HdrReceipt)
 
+	// While the broker holds publishing back (too many unconfirmed SENDs,
+	// or RabbitMQ blocked), the session stops reading from its client;
+	// the client's silence meanwhile is not its fault.
+	s.paused.Store(true)
+	defer func() {
+		s.paused.Store(false)
+		s.seen()
+	}()
 	select {
 	case s.inflight <- struct{}{}:
 	case <-s.done:

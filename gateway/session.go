@@ -46,6 +46,7 @@ type session struct {
 	lastRead  atomic.Int64 // unix ns
 	lastWrite atomic.Int64
 	lastPing  atomic.Int64
+	paused    atomic.Bool // reading is held back by broker backpressure
 
 	// Unconfirmed publishes: inflight bounds them (the reader blocks when
 	// it is full), pending lets DISCONNECT wait for them.

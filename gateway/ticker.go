@@ -72,6 +72,9 @@ func (s *session) tick(now, every int64) {
 		return
 	}
 	silent := now - s.lastRead.Load()
+	if s.paused.Load() {
+		silent = 0
+	}
 	if in := s.hbIn.Load(); in > 0 {
 		if float64(silent) > cfg.HeartbeatGrace*float64(in) {
 			s.closeWith(reasonHeartbeat)

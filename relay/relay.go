@@ -141,6 +141,10 @@ func (r *Relay) linkChanged() {
 	}
 }
 
+// Node is the name this node gives its AMQP connections and node-local
+// queues (their names start with it).
+func (r *Relay) Node() string { return r.node }
+
 // Ready reports whether every connection to the default vhost is up, for
 // the readiness endpoint.
 func (r *Relay) Ready() bool {

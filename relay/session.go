@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -85,11 +86,20 @@ func (s *session) prepare(ctx context.Context, t target) error {
 		}
 		ctx, cancel := context.WithTimeout(ctx, opTimeout)
 		defer cancel()
+		// Unlike RabbitMQ's plugin, an existing queue is used as it is: a
+		// SEND without the queue's x-* headers must not fail on a quorum
+		// or length-limited queue.
 		err := s.link.withAdmin(ctx, func(ch *amqp.Channel) error {
-			f := queueFlags(t.opts)
-			_, err := ch.QueueDeclare(t.declare, f.durable, f.autoDelete, f.exclusive, false, amqp.Table(t.opts.Args))
+			_, err := ch.QueueDeclarePassive(t.declare, false, false, false, false, nil)
 			return err
 		})
+		if errors.Is(err, broker.ErrNotFound) {
+			err = s.link.withAdmin(ctx, func(ch *amqp.Channel) error {
+				f := queueFlags(t.opts)
+				_, err := ch.QueueDeclare(t.declare, f.durable, f.autoDelete, f.exclusive, false, amqp.Table(t.opts.Args))
+				return err
+			})
+		}
 		if err != nil {
 			return err
 		}

@@ -223,7 +223,11 @@ func (c *Client) Connect(headers ...string) *stomp.Frame {
 		headers = []string{"accept-version:1.2", "host:/"}
 	}
 	c.Send(stomp.CmdConnect, headers...)
-	return c.Expect(stomp.CmdConnected)
+	f := c.Expect(stomp.CmdConnected)
+	if v, ok := stomp.ParseVersion(f.Get(stomp.HdrVersion)); ok {
+		c.parser.SetVersion(v) // frames after CONNECTED are escaped per version
+	}
+	return f
 }
 
 // Connected dials url and connects with STOMP 1.2.

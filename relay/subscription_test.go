@@ -1,0 +1,241 @@
+package relay_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+)
+
+func TestPrefetchCountHoldsBackUntilAck(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q := rb.name("prefetch")
+	rb.deleteQueue(q)
+	pub := n.client(t)
+	pub.Publish("/queue/"+q, "0")
+	c := n.client(t)
+	c.Subscribe("s", "/queue/"+q, "ack:client-individual", "prefetch-count:2")
+	for i := 1; i < 5; i++ {
+		pub.Publish("/queue/"+q, fmt.Sprint(i))
+	}
+	m0, m1 := c.Expect(stomp.CmdMessage), c.Expect(stomp.CmdMessage)
+	if string(m0.Body) != "0" || string(m1.Body) != "1" {
+		t.Fatalf("got %q %q", m0.Body, m1.Body)
+	}
+	// Nothing more arrives until one is acked: a receipt for a frame
+	// sent now comes before any third MESSAGE.
+	c.Send(stomp.CmdAck, "id:"+m0.Get("ack"), "receipt:acked")
+	header(t, c.Expect(stomp.CmdReceipt), "receipt-id", "acked")
+	if m := c.Expect(stomp.CmdMessage); string(m.Body) != "2" {
+		t.Fatalf("third %q", m.Body)
+	}
+}
+
+func TestClientAckIsCumulativeWithinItsSubscriptionOnlyOnRabbitMQ(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	qa, qb := rb.name("cum-a"), rb.name("cum-b")
+	rb.deleteQueue(qa)
+	rb.deleteQueue(qb)
+	c := n.client(t)
+	c.Subscribe("a", "/queue/"+qa, "ack:client")
+	c.Subscribe("b", "/queue/"+qb, "ack:client")
+	pub := n.client(t)
+	pub.Publish("/queue/"+qb, "b0")
+	var bMsg string
+	for m := c.Expect(stomp.CmdMessage); ; m = c.Expect(stomp.CmdMessage) {
+		bMsg = m.Get("ack")
+		break
+	}
+	for i := range 3 {
+		pub.Publish("/queue/"+qa, fmt.Sprint(i))
+	}
+	var last string
+	for range 3 {
+		last = c.Expect(stomp.CmdMessage).Get("ack")
+	}
+	// ACK of a's last message settles a's three but not b's one: on
+	// RabbitMQ's own STOMP plugin it would settle b's too.
+	c.Send(stomp.CmdAck, "id:"+last, "receipt:r")
+	c.Expect(stomp.CmdReceipt)
+	c.WS.Close()
+	b := n.client(t)
+	b.Subscribe("b", "/queue/"+qb, "ack:client")
+	m := b.Expect(stomp.CmdMessage)
+	header(t, m, "redelivered", "true")
+	if string(m.Body) != "b0" || bMsg == "" {
+		t.Fatalf("got %q", m.Body)
+	}
+	a := n.client(t)
+	a.Subscribe("a", "/queue/"+qa, "ack:client")
+	a.ExpectNothing(300 * time.Millisecond)
+}
+
+func TestNACKRequeuesWithRedeliveredTrueOnRabbitMQ(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q := rb.name("nack")
+	rb.deleteQueue(q)
+	a := n.client(t)
+	a.Subscribe("a", "/queue/"+q, "ack:client-individual", "prefetch-count:1")
+	b := n.client(t)
+	b.Subscribe("b", "/queue/"+q, "ack:client-individual", "prefetch-count:1")
+	n.client(t).Publish("/queue/"+q, "x")
+	// Whichever got it rejects it and leaves; the other gets it again.
+	first, other := a, b
+	m, err := a.ReadErr(time.Second)
+	if err != nil {
+		first, other = b, a
+		m = b.Expect(stomp.CmdMessage)
+	}
+	first.SendRaw(append(frameBytes(stomp.CmdNack, "id:"+m.Get("ack")), frameBytes(stomp.CmdUnsubscribe, "id:"+m.Get("subscription"))...))
+	r := other.Expect(stomp.CmdMessage)
+	header(t, r, "redelivered", "true")
+	if string(r.Body) != "x" {
+		t.Fatalf("got %q", r.Body)
+	}
+}
+
+func frameBytes(cmd string, headers ...string) []byte {
+	f := &stomp.Frame{Command: cmd}
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ":")
+		f.Add(k, v)
+	}
+	return stomp.AppendFrame(nil, f, stomp.V12)
+}
+
+func TestDurableTopicSubscriptionSurvivesTheSessionAndUnsubscribeDeletesIt(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	key := rb.name("alerts")
+	id := "durable-" + rb.prefix
+	queue := broker.SubscriptionQueueName(key, id)
+	rb.deleteQueue(queue)
+
+	c := n.client(t)
+	c.Subscribe(id, "/topic/"+key, "durable:true", "auto-delete:false", "ack:client")
+	c.Send(stomp.CmdDisconnect, "receipt:bye")
+	c.Expect(stomp.CmdReceipt)
+	// Published while nobody is connected: the queue collects it.
+	rb.publish("amq.topic", key, amqp.Publishing{Body: []byte("while away"), DeliveryMode: amqp.Persistent})
+	if !rb.queueExists(queue) {
+		t.Fatalf("durable subscription queue %s is gone", queue)
+	}
+	c2 := n.client(t)
+	c2.Subscribe(id, "/topic/"+key, "durable:true", "auto-delete:false", "ack:client")
+	m := c2.Expect(stomp.CmdMessage)
+	if string(m.Body) != "while away" {
+		t.Fatalf("got %q", m.Body)
+	}
+	c2.Send(stomp.CmdAck, "id:"+m.Get("ack"))
+	c2.Send(stomp.CmdUnsubscribe, "id:"+id, "durable:true", "receipt:u")
+	c2.Expect(stomp.CmdReceipt)
+	if rb.queueExists(queue) {
+		t.Fatal("UNSUBSCRIBE durable:true left the queue")
+	}
+}
+
+func TestXQueueNameNamesATopicSubscriptionsQueue(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q := rb.name("named")
+	rb.deleteQueue(q)
+	c := n.client(t)
+	c.Subscribe("s", "/topic/"+rb.name("named-key"), "x-queue-name:"+q, "durable:true", "auto-delete:false")
+	if !rb.queueExists(q) {
+		t.Fatal("x-queue-name did not name the queue")
+	}
+}
+
+func TestQueueArgumentsReachRabbitMQ(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q, dlq := rb.name("ttl"), rb.name("dead")
+	rb.deleteQueue(q)
+	dead := rb.queue(dlq, "", "")
+	c := n.client(t)
+	// x-message-ttl + dead-lettering: the message expires into dlq.
+	c.Publish("/queue/"+q, "expiring", "x-message-ttl:50", "x-dead-letter-exchange:", "x-dead-letter-routing-key:"+dlq, "x-max-length:10")
+	m := receive(t, dead)
+	if string(m.Body) != "expiring" {
+		t.Fatalf("dead-lettered %q", m.Body)
+	}
+	// Declaring it again with another TTL proves the argument was set:
+	// RabbitMQ refuses the inequivalent declare.
+	s := n.client(t)
+	s.Send(stomp.CmdSubscribe, "id:s", "destination:/queue/"+q, "x-message-ttl:60000")
+	f, _ := s.ExpectError("precondition_failed")
+	if !strings.Contains(string(f.Body), "x-message-ttl") {
+		t.Errorf("ERROR body %q", f.Body)
+	}
+}
+
+func TestXDeathAndOtherNonStringHeadersAreRendered(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q, dlq := rb.name("dl-src"), rb.name("dl-dst")
+	rb.deleteQueue(q)
+	rb.deleteQueue(dlq)
+	c := n.client(t)
+	c.Subscribe("dead", "/queue/"+dlq)
+	c.Publish("/queue/"+q, "bye", "x-message-ttl:20", "x-dead-letter-exchange:", "x-dead-letter-routing-key:"+dlq)
+	m := c.Expect(stomp.CmdMessage)
+	var death []map[string]any
+	if err := json.Unmarshal([]byte(m.Get("x-death")), &death); err != nil || len(death) == 0 {
+		t.Fatalf("x-death %q is not rendered JSON: %v", m.Get("x-death"), err)
+	}
+	if death[0]["queue"] != q || death[0]["reason"] != "expired" {
+		t.Fatalf("x-death %v", death)
+	}
+}
+
+func TestQuorumAndStreamQueueTypes(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	quorum, stream := rb.name("quorum"), rb.name("stream")
+	rb.deleteQueue(quorum)
+	rb.deleteQueue(stream)
+	c := n.client(t)
+	c.Subscribe("q", "/queue/"+quorum, "x-queue-type:quorum", "ack:client")
+	n.client(t).Publish("/queue/"+quorum, "to quorum")
+	m := c.Expect(stomp.CmdMessage)
+	c.Send(stomp.CmdAck, "id:"+m.Get("ack"))
+
+	pub := n.client(t)
+	for i := range 3 {
+		pub.Publish("/queue/"+stream, fmt.Sprint(i), "x-queue-type:stream")
+	}
+	// A stream is read from an offset, with client acks and a prefetch.
+	r := n.client(t)
+	r.Subscribe("s", "/queue/"+stream, "x-queue-type:stream", "ack:client", "prefetch-count:10", "x-stream-offset:first")
+	for i := range 3 {
+		m := r.Expect(stomp.CmdMessage)
+		if string(m.Body) != fmt.Sprint(i) {
+			t.Fatalf("stream message %d: %q", i, m.Body)
+		}
+		header(t, m, "x-stream-offset", fmt.Sprint(i))
+		r.Send(stomp.CmdAck, "id:"+m.Get("ack"))
+	}
+	out := rabbitmqctl(t, "list_queues", "name", "type", "-q")
+	for q, typ := range map[string]string{quorum: "quorum", stream: "stream"} {
+		if !strings.Contains(out, q+"\t"+typ) {
+			t.Errorf("%s is not a %s queue:\n%s", q, typ, out)
+		}
+	}
+}
