@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
@@ -238,22 +239,42 @@ func (s *session) Deliver(d *broker.Delivery) {
 	}
 	s.mu.Unlock()
 
+	// The head is this session's (subscription, message-id, ack); the
+	// tail is the same for every local subscriber of the message and,
+	// when the broker shares the delivery, encoded once for all of them.
 	v := s.protocol()
 	id := s.ackID(d.Subscription, seq)
-	f := stomp.Frame{Command: stomp.CmdMessage, Headers: make([]stomp.Header, 0, 5+len(d.Headers)), Body: d.Body}
-	f.Add(stomp.HdrSubscription, d.Subscription)
-	f.Add(stomp.HdrDestination, d.Destination)
-	f.Add(stomp.HdrMessageID, id)
-	f.Add(stomp.HdrRedelivered, strconv.FormatBool(d.Redelivered))
+	head := make([]stomp.Header, 0, 3)
+	head = append(head, stomp.Header{Key: stomp.HdrSubscription, Value: d.Subscription}, stomp.Header{Key: stomp.HdrMessageID, Value: id})
 	if clientAck && v == stomp.V12 {
-		f.Add(stomp.HdrAck, id)
+		head = append(head, stomp.Header{Key: stomp.HdrAck, Value: id})
 	}
+	hb := stomp.AppendHead(make([]byte, 0, 128), stomp.CmdMessage, head, v)
+	var t *messageTail
+	if d.Shared != nil {
+		t = d.Shared.Get(int(v), func() any { return encodeTail(d, v) }).(*messageTail)
+	} else {
+		t = encodeTail(d, v)
+	}
+	s.enqueue(outItem{b: hb, tail: t.b, binary: !t.text || !utf8.Valid(hb)})
+}
+
+// messageTail is the part of a MESSAGE frame common to all subscribers.
+type messageTail struct {
+	b    []byte
+	text bool // valid UTF-8
+}
+
+func encodeTail(d *broker.Delivery, v stomp.Version) *messageTail {
+	hs := make([]stomp.Header, 0, 2+len(d.Headers))
+	hs = append(hs, stomp.Header{Key: stomp.HdrDestination, Value: d.Destination}, stomp.Header{Key: stomp.HdrRedelivered, Value: strconv.FormatBool(d.Redelivered)})
 	for _, h := range d.Headers {
 		if !messageHeaders[h.Name] {
-			f.Add(h.Name, h.Value)
+			hs = append(hs, stomp.Header{Key: h.Name, Value: h.Value})
 		}
 	}
-	s.enqueue(outItem{b: stomp.AppendFrame(make([]byte, 0, 128+len(d.Body)), &f, v)})
+	b := stomp.AppendTail(make([]byte, 0, 128+len(d.Body)), stomp.CmdMessage, hs, d.Body, v)
+	return &messageTail{b: b, text: utf8.Valid(b)}
 }
 
 // Lost implements broker.Handler: a subscription the client did not end

@@ -5,7 +5,6 @@ import (
 	"net"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -17,8 +16,9 @@ import (
 type transport interface {
 	// read returns the next inbound bytes, valid until the next call.
 	read() ([]byte, error)
-	// writeFrame writes one encoded STOMP frame.
-	writeFrame(b []byte, deadline time.Time) error
+	// writeFrame writes one encoded STOMP frame, given as head and tail;
+	// binary says it is not valid UTF-8.
+	writeFrame(head, tail []byte, binary bool, deadline time.Time) error
 	// writeHeartbeat writes a STOMP heart-beat (an EOL).
 	writeHeartbeat(deadline time.Time) error
 	// ping sends a transport keep-alive where the transport has one.
@@ -87,14 +87,27 @@ func (t *wsTransport) read() ([]byte, error) {
 	}
 }
 
-func (t *wsTransport) writeFrame(b []byte, deadline time.Time) error {
+func (t *wsTransport) writeFrame(head, tail []byte, binary bool, deadline time.Time) error {
 	_ = t.c.SetWriteDeadline(deadline)
 	typ := websocket.TextMessage
-	if !utf8.Valid(b) {
+	if binary {
 		// Browsers drop the socket on a text message that is not UTF-8.
 		typ = websocket.BinaryMessage
 	}
-	return t.c.WriteMessage(typ, b)
+	if len(tail) == 0 {
+		return t.c.WriteMessage(typ, head)
+	}
+	w, err := t.c.NextWriter(typ)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(head); err != nil {
+		return err
+	}
+	if _, err := w.Write(tail); err != nil {
+		return err
+	}
+	return w.Close()
 }
 
 var eol = []byte{'\n'}

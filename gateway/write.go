@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"time"
+	"unicode/utf8"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
@@ -26,10 +27,19 @@ const (
 	outPing
 )
 
+// outItem is one thing to write. A frame may come in two parts: its own
+// head and a tail shared with other sessions (encoded once per message).
 type outItem struct {
-	kind outKind
-	b    []byte
+	kind   outKind
+	b      []byte
+	tail   []byte
+	binary bool // not valid UTF-8: a binary WebSocket message
 }
+
+func (it outItem) size() int { return len(it.b) + len(it.tail) }
+
+// frameItem is an item for one encoded frame.
+func frameItem(b []byte) outItem { return outItem{b: b, binary: !utf8.Valid(b)} }
 
 // enqueue queues one item for the client and makes sure a flusher runs.
 func (s *session) enqueue(it outItem) {
@@ -38,19 +48,19 @@ func (s *session) enqueue(it outItem) {
 		s.wmu.Unlock()
 		return
 	}
-	if it.kind == outFrame && s.outBytes+len(it.b) > s.srv.cfg.MaxOutboundBytes {
+	if it.kind == outFrame && s.outBytes+it.size() > s.srv.cfg.MaxOutboundBytes {
 		s.wmu.Unlock()
 		s.closeWith(reasonSlowConsumer)
 		return
 	}
 	s.outq = append(s.outq, it)
-	s.outBytes += len(it.b)
+	s.outBytes += it.size()
 	s.kickLocked()
 }
 
 // sendFrame encodes f for the session's version and queues it.
 func (s *session) sendFrame(f *stomp.Frame) {
-	s.enqueue(outItem{b: stomp.AppendFrame(nil, f, s.protocol())})
+	s.enqueue(frameItem(stomp.AppendFrame(nil, f, s.protocol())))
 }
 
 func (s *session) sendReceipt(id string) {
@@ -114,7 +124,7 @@ func (s *session) write(it outItem) error {
 	case outPing:
 		return s.t.ping(deadline)
 	}
-	return s.t.writeFrame(it.b, deadline)
+	return s.t.writeFrame(it.b, it.tail, it.binary, deadline)
 }
 
 // closeWith ends the session for r: it queues the ERROR frame (when r has
@@ -132,7 +142,7 @@ func (s *session) closeWith(r closeReason) {
 		s.outq, s.outBytes = nil, 0
 	}
 	if r.message != "" {
-		s.outq = append(s.outq, outItem{b: stomp.AppendFrame(nil, errorFrame(r), s.protocol())})
+		s.outq = append(s.outq, frameItem(stomp.AppendFrame(nil, errorFrame(r), s.protocol())))
 	}
 	s.kickLocked()
 }

@@ -138,6 +138,7 @@ func (f *fanout) loop(deliveries <-chan amqp.Delivery, gen uint64) {
 	for d := range deliveries {
 		dest := f.r.messageDestination(d.Exchange, d.RoutingKey)
 		hs := deliveryHeaders(nil, &d)
+		shared := &broker.Shared{}
 		for _, sub := range *f.subs.Load() {
 			sub.s.h.Deliver(&broker.Delivery{
 				Subscription: sub.id,
@@ -145,6 +146,7 @@ func (f *fanout) loop(deliveries <-chan amqp.Delivery, gen uint64) {
 				Redelivered:  d.Redelivered,
 				Headers:      hs,
 				Body:         d.Body,
+				Shared:       shared,
 			})
 		}
 	}

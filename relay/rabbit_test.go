@@ -175,7 +175,7 @@ func newRelay(t *testing.T, tweak ...func(*relay.Config)) *relay.Relay {
 	for _, f := range tweak {
 		f(&cfg)
 	}
-	r, err := relay.New(cfg, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel))
+	r, err := relay.New(cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,6 +217,12 @@ func startNodeWith(t *testing.T, cfg gateway.Config) *node {
 	r := newRelay(t)
 	return &node{relay: r, srv: gatewaytest.Start(t, r, cfg)}
 }
+
+func testLogger(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // rabbitmqctl runs a management command; tests that change the broker
 // itself (restarts, alarms) use it.

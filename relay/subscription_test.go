@@ -20,10 +20,9 @@ func TestPrefetchCountHoldsBackUntilAck(t *testing.T) {
 	q := rb.name("prefetch")
 	rb.deleteQueue(q)
 	pub := n.client(t)
-	pub.Publish("/queue/"+q, "0")
 	c := n.client(t)
 	c.Subscribe("s", "/queue/"+q, "ack:client-individual", "prefetch-count:2")
-	for i := 1; i < 5; i++ {
+	for i := range 5 {
 		pub.Publish("/queue/"+q, fmt.Sprint(i))
 	}
 	m0, m1 := c.Expect(stomp.CmdMessage), c.Expect(stomp.CmdMessage)
@@ -238,4 +237,48 @@ func TestQuorumAndStreamQueueTypes(t *testing.T) {
 			t.Errorf("%s is not a %s queue:\n%s", q, typ, out)
 		}
 	}
+}
+
+func TestEveryQueueArgumentIsDeclared(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	// Declaring a queue again with another value of an argument is refused
+	// by RabbitMQ: that shows the first SUBSCRIBE set it.
+	for arg, values := range map[string][2]string{
+		"x-max-length":              {"10", "11"},
+		"x-message-ttl":             {"60000", "60001"},
+		"x-expires":                 {"600000", "600001"},
+		"x-dead-letter-exchange":    {"dlx-a", "dlx-b"},
+		"x-dead-letter-routing-key": {"dl-a", "dl-b"},
+		"x-max-priority":            {"5", "6"},
+	} {
+		q := rb.name("args-" + arg)
+		rb.deleteQueue(q)
+		extra := "x-queue-name:ignored-on-queues" // a header without effect on /queue
+		if arg == "x-dead-letter-routing-key" {
+			extra = "x-dead-letter-exchange:dlx" // RabbitMQ wants both
+		}
+		c := n.client(t)
+		c.Subscribe("s", "/queue/"+q, arg+":"+values[0], extra)
+		again := n.client(t)
+		again.Send(stomp.CmdSubscribe, "id:s", "destination:/queue/"+q, arg+":"+values[1], extra)
+		if f, _ := again.ExpectError("precondition_failed"); !strings.Contains(string(f.Body), arg) {
+			t.Errorf("%s: ERROR body %q", arg, f.Body)
+		}
+	}
+}
+
+func TestBrokerNackIsAnError(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q := rb.name("full")
+	rb.deleteQueue(q)
+	c := n.client(t)
+	c.Publish("/queue/"+q, "fits", "x-max-length:1", "x-overflow:reject-publish")
+	// The queue is full and rejects publishes: RabbitMQ nacks the next one.
+	c.SendBody(stomp.CmdSend, "too many", "destination:/queue/"+q, "receipt:r2")
+	f, _ := c.ExpectError("message rejected")
+	header(t, f, "receipt-id", "r2")
 }

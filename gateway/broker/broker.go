@@ -11,6 +11,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"sync"
 )
 
 // Broker opens one broker connection per client session.
@@ -118,6 +119,26 @@ type Delivery struct {
 	Redelivered  bool
 	Headers      []Header
 	Body         []byte
+	// Shared is set to the same value on every Delivery of one message to
+	// local subscribers (node-local fan-out), so the gateway can encode
+	// what they have in common once; nil when the delivery is not shared.
+	Shared *Shared
+}
+
+// Shared is a per-message cache for the gateway; brokers only create it.
+type Shared struct {
+	mu    sync.Mutex
+	slots [4]any
+}
+
+// Get returns slot i, computing it with build the first time.
+func (s *Shared) Get(i int, build func() any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.slots[i] == nil {
+		s.slots[i] = build()
+	}
+	return s.slots[i]
 }
 
 // HeaderValue returns the first value of name in hs.

@@ -19,7 +19,29 @@ func AppendFrame(dst []byte, f *Frame, v Version) []byte {
 	dst = slices.Grow(dst, encodedLen(f, esc))
 	dst = appendEscaped(dst, f.Command, escapeNone, false)
 	dst = append(dst, '\n')
-	for _, h := range f.Headers {
+	return appendTail(dst, f.Headers, f.Body, esc)
+}
+
+// AppendHead appends the first part of a frame: the command line and the
+// headers hs. AppendTail appends the rest. Together they write exactly
+// what AppendFrame writes for the frame with both header lists, so a
+// message going to many subscribers, which differ only in a few headers,
+// can have its large common part encoded once.
+func AppendHead(dst []byte, cmd string, hs []Header, v Version) []byte {
+	esc := escapingFor(cmd, v)
+	dst = appendEscaped(dst, cmd, escapeNone, false)
+	dst = append(dst, '\n')
+	return appendHeaders(dst, hs, esc)
+}
+
+// AppendTail appends the headers hs of a cmd frame after those written by
+// AppendHead, content-length, the blank line, the body and the NUL.
+func AppendTail(dst []byte, cmd string, hs []Header, body []byte, v Version) []byte {
+	return appendTail(dst, hs, body, escapingFor(cmd, v))
+}
+
+func appendHeaders(dst []byte, hs []Header, esc escaping) []byte {
+	for _, h := range hs {
 		if skipHeader(h.Key) {
 			continue
 		}
@@ -28,13 +50,18 @@ func AppendFrame(dst []byte, f *Frame, v Version) []byte {
 		dst = appendEscaped(dst, h.Value, esc, false)
 		dst = append(dst, '\n')
 	}
-	if len(f.Body) > 0 {
+	return dst
+}
+
+func appendTail(dst []byte, hs []Header, body []byte, esc escaping) []byte {
+	dst = appendHeaders(dst, hs, esc)
+	if len(body) > 0 {
 		dst = append(dst, HdrContentLength+":"...)
-		dst = strconv.AppendInt(dst, int64(len(f.Body)), 10)
+		dst = strconv.AppendInt(dst, int64(len(body)), 10)
 		dst = append(dst, '\n')
 	}
 	dst = append(dst, '\n')
-	dst = append(dst, f.Body...)
+	dst = append(dst, body...)
 	return append(dst, 0)
 }
 

@@ -1,6 +1,9 @@
 package stomp
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestAppendFrameWire(t *testing.T) {
 	t.Parallel()
@@ -125,5 +128,21 @@ func TestAppendFrameAllocatesOnlyToGrowDst(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { _ = AppendFrame(nil, f, V12) }); n != 1 {
 		t.Errorf("AppendFrame into nil allocated %v times, want 1", n)
+	}
+}
+
+func TestAppendHeadAndTailTogetherAreAppendFrame(t *testing.T) {
+	hs := []Header{{"subscription", "s:1"}, {"message-id", "m\n1"}, {"destination", "/topic/a"}, {"x", "y\\z"}, {"content-length", "9"}}
+	body := []byte("bo\x00dy")
+	for _, v := range []Version{V10, V11, V12} {
+		for split := 0; split <= len(hs); split++ {
+			for _, b := range [][]byte{nil, body} {
+				whole := AppendFrame(nil, &Frame{Command: CmdMessage, Headers: hs, Body: b}, v)
+				parts := AppendTail(AppendHead(nil, CmdMessage, hs[:split], v), CmdMessage, hs[split:], b, v)
+				if !bytes.Equal(whole, parts) {
+					t.Fatalf("%v split %d body %q:\n%q\n%q", v, split, b, whole, parts)
+				}
+			}
+		}
 	}
 }
