@@ -17,8 +17,8 @@ build: ## build bin/stomp-gateway
 	$(GO) build -trimpath -o $(BIN) ./cmd/stomp-gateway
 
 .PHONY: run
-run: build ## run the gateway on :15674 with the embedded broker (unless STOMP_GATEWAY_AMQP_URL is set) and the demo page at /
-	STOMP_GATEWAY_DEMO=$${STOMP_GATEWAY_DEMO:-true} ./$(BIN)
+run: build ## run the gateway on :15674 with the embedded broker (unless STOMP_GATEWAY_AMQP_URL is set), the demo page at / and no authentication (unless STOMP_GATEWAY_AUTH is set)
+	STOMP_GATEWAY_DEMO=$${STOMP_GATEWAY_DEMO:-true} STOMP_GATEWAY_AUTH=$${STOMP_GATEWAY_AUTH-none} ./$(BIN)
 
 .PHONY: test
 test: vet client-deps rabbitmq ## vet, every unit, integration (real RabbitMQ) and client test with -race, and a short fuzz run

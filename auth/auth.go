@@ -1,6 +1,14 @@
-// Package auth decides who a client is (authentication) and what it may do
-// (authorization). The gateway calls an Authenticator on CONNECT; backends
-// (static users, JWT, HTTP callback, RabbitMQ) implement it.
+// Package auth decides who a client is (authentication) and what it may
+// do (authorization).
+//
+// The gateway calls an Authenticator on CONNECT with the credentials the
+// client presented. Backends (static users file, JWT, HTTP callback,
+// RabbitMQ, none) each implement it; Chain tries several in order. The
+// Authorizer checks SEND (write) and SUBSCRIBE (read) destinations against
+// the ACL file and the permissions an identity carries.
+//
+// Nothing here logs or returns credentials: errors name the reason, never
+// the passcode or token.
 package auth
 
 import (
@@ -14,7 +22,9 @@ import (
 type Credentials struct {
 	Login    string
 	Passcode string
-	// Token is a bearer token from an Authorization header.
+	// Token is a bearer token: from an "Authorization: Bearer" CONNECT
+	// header, or from the WebSocket upgrade (Authorization header, cookie,
+	// access_token query parameter).
 	Token  string
 	VHost  string
 	Remote string // the client's address
@@ -23,23 +33,47 @@ type Credentials struct {
 // Identity is an authenticated client.
 type Identity struct {
 	User string
-	// Expires is when the credentials stop being valid; zero means never.
+	// Expires is when the credentials stop being valid (a token's exp);
+	// the gateway closes the session then. Zero means never.
 	Expires time.Time
+	// Permissions are what the credentials themselves grant (a token
+	// claim, the HTTP callback's answer); nil when they grant nothing, and
+	// only the ACL file applies.
+	Permissions *Permissions
+}
+
+// Permissions are destination patterns a user may read (SUBSCRIBE) and
+// write (SEND) to. In a pattern, "*" matches any run of characters except
+// "/", "**" matches anything, and "{user}" is the user's name.
+type Permissions struct {
+	Read  []string `json:"read"`
+	Write []string `json:"write"`
 }
 
 // Authenticator checks credentials.
 type Authenticator interface {
-	// Authenticate returns the identity for c, or an error wrapping
-	// ErrDenied when the credentials are not accepted.
+	// Authenticate returns the identity for c. It returns an error wrapping
+	// ErrDenied when the credentials are not accepted (or are not of a kind
+	// this backend checks), and one wrapping ErrUnavailable when it cannot
+	// decide (its service is down): the gateway then refuses the client.
 	Authenticate(ctx context.Context, c Credentials) (Identity, error)
 }
 
-// ErrDenied is returned for credentials that are not accepted. The client
-// sees one uniform error whatever the reason.
-var ErrDenied = errors.New("access refused")
+// Reloader is a backend with files that SIGHUP reloads.
+type Reloader interface {
+	Reload() error
+}
 
-// AllowAll accepts every client. The user is the login, or "anonymous"
-// when none was given. It is the default until a backend is configured.
+var (
+	// ErrDenied: the credentials are not accepted. The client sees one
+	// uniform error whatever the reason.
+	ErrDenied = errors.New("access refused")
+	// ErrUnavailable: the backend cannot decide now; fail closed.
+	ErrUnavailable = errors.New("authentication unavailable")
+)
+
+// AllowAll accepts every client, as the `none` backend. The user is the
+// login, or "anonymous" when none was given.
 type AllowAll struct{}
 
 // Authenticate implements Authenticator.
@@ -48,4 +82,41 @@ func (AllowAll) Authenticate(_ context.Context, c Credentials) (Identity, error)
 		return Identity{User: "anonymous"}, nil
 	}
 	return Identity{User: c.Login}, nil
+}
+
+// Chain tries authenticators in order: the first that accepts wins. When
+// none accepts, the result is ErrUnavailable if one could not decide (fail
+// closed, and say so), else ErrDenied.
+type Chain []Authenticator
+
+// Authenticate implements Authenticator.
+func (ch Chain) Authenticate(ctx context.Context, c Credentials) (Identity, error) {
+	var unavailable error
+	for _, a := range ch {
+		id, err := a.Authenticate(ctx, c)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, ErrDenied) && unavailable == nil {
+			unavailable = err
+		}
+	}
+	if unavailable != nil {
+		if !errors.Is(unavailable, ErrUnavailable) {
+			unavailable = errors.Join(ErrUnavailable, unavailable)
+		}
+		return Identity{}, unavailable
+	}
+	return Identity{}, ErrDenied
+}
+
+// Reload reloads every backend that has files.
+func (ch Chain) Reload() error {
+	var errs []error
+	for _, a := range ch {
+		if r, ok := a.(Reloader); ok {
+			errs = append(errs, r.Reload())
+		}
+	}
+	return errors.Join(errs...)
 }

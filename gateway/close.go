@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"fmt"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
@@ -29,6 +31,15 @@ func (r closeReason) withReceipt(id string) closeReason {
 	return r
 }
 
+func reasonTooManyFailures() *closeReason {
+	return &closeReason{message: "too many failed logins", body: "Too many failed logins from this address; try again later.", code: websocket.ClosePolicyViolation, client: true}
+}
+
+// accessRefused is a destination the identity may not use.
+func accessRefused(op, dest, user string) *closeReason {
+	return &closeReason{message: "access refused", body: fmt.Sprintf("User %q may not %s destination %q.", user, op, dest), code: websocket.ClosePolicyViolation, client: true}
+}
+
 // protocolError is a client mistake: ERROR then close 1002.
 func protocolError(message, body string) *closeReason {
 	return &closeReason{message: message, body: body, code: websocket.CloseProtocolError, client: true}
@@ -48,5 +59,6 @@ var (
 	reasonSlowConsumer = closeReason{message: "slow consumer", body: "The client did not read its messages fast enough; unacknowledged messages will be redelivered.", code: websocket.ClosePolicyViolation, client: true, dropQueued: true}
 	reasonTooBig       = closeReason{message: "frame too large", code: websocket.CloseMessageTooBig, client: true}
 	reasonInternal     = closeReason{message: "internal error", body: "The gateway failed to process the request.", code: websocket.CloseInternalServerErr}
+	reasonTokenExpired = closeReason{message: "token expired", body: "The credentials of this session expired; reconnect with new ones.", code: websocket.ClosePolicyViolation, client: true, dropQueued: true}
 	reasonBrokerLost   = closeReason{message: "broker unavailable", body: "The connection to the message broker was lost.", code: websocket.CloseTryAgainLater}
 )

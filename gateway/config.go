@@ -25,6 +25,13 @@ type Config struct {
 	MaxOutboundBytes     int `envconfig:"MAX_OUTBOUND_BYTES" default:"16777216" desc:"bytes queued for a client before it is closed as a slow consumer"`
 	MaxInflight          int `envconfig:"MAX_INFLIGHT_PUBLISHES" default:"512" desc:"unconfirmed SENDs per session before the gateway stops reading from it"`
 	DefaultPrefetch      int `envconfig:"DEFAULT_PREFETCH" default:"1000" desc:"prefetch for client-ack subscriptions without a prefetch-count header; 0 is unlimited"`
+
+	AuthFromUpgrade       bool          `envconfig:"AUTH_FROM_UPGRADE" default:"false" desc:"also take credentials from the WebSocket upgrade request (Authorization: Basic or Bearer, the AUTH_COOKIE cookie, an access_token query parameter) when CONNECT carries none"`
+	AuthCookie            string        `envconfig:"AUTH_COOKIE" default:"" desc:"name of a cookie holding a bearer token, with AUTH_FROM_UPGRADE"`
+	AuthFailureDelay      time.Duration `envconfig:"AUTH_FAILURE_DELAY" default:"1s" desc:"a failed CONNECT is answered after this delay"`
+	AuthFailuresPerMinute int           `envconfig:"AUTH_FAILURES_PER_MINUTE" default:"10" desc:"failed CONNECTs allowed per client address and minute; beyond it CONNECTs from that address are refused unchecked"`
+	TrustedProxies        []string      `envconfig:"TRUSTED_PROXIES" default:"" desc:"comma-separated IPs or CIDRs of proxies whose X-Forwarded-For names the client address; from others it is ignored"`
+	UserHeader            string        `envconfig:"USER_HEADER" default:"x-stomp-user" desc:"header every published message carries with the authenticated user; a client-supplied copy is dropped"`
 }
 
 // DefaultConfig returns the configuration with every default applied, for
@@ -48,5 +55,9 @@ func DefaultConfig() Config {
 		MaxOutboundBytes:     16 << 20,
 		MaxInflight:          512,
 		DefaultPrefetch:      1000,
+
+		AuthFailureDelay:      time.Second,
+		AuthFailuresPerMinute: 10,
+		UserHeader:            "x-stomp-user",
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
@@ -33,23 +35,28 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 		return protocolError("Invalid header", err.Error())
 	}
 	vhost := f.Get(stomp.HdrHost)
+	if !s.srv.fails.allowed(s.addr) {
+		s.log.Warn().Str("addr", s.addr).Msg("CONNECT refused: too many failed logins from this address")
+		return reasonTooManyFailures()
+	}
 	creds := auth.Credentials{
 		Login:    f.Get(stomp.HdrLogin),
 		Passcode: f.Get(stomp.HdrPasscode),
 		Token:    bearer(f),
 		VHost:    vhost,
-		Remote:   s.t.remoteAddr(),
+		Remote:   s.addr,
+	}
+	if creds.Login == "" && creds.Passcode == "" && creds.Token == "" {
+		creds.Login, creds.Passcode, creds.Token = s.upgrade.Login, s.upgrade.Passcode, s.upgrade.Token
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.ConnectTimeout)
 	defer cancel()
 	id, err := s.srv.auth.Authenticate(ctx, creds)
 	if err != nil {
-		s.log.Warn().Str("login", creds.Login).Err(err).Msg("authentication failed")
-		r := closeReason{message: "access refused", body: "Bad credentials.", code: 1008, client: true}
-		if !errors.Is(err, auth.ErrDenied) {
-			r = closeReason{message: "authentication unavailable", body: "Credentials could not be checked; try again later.", code: 1011}
-		}
-		return &r
+		return s.loginFailed(err)
+	}
+	if !id.Expires.IsZero() && !time.Now().Before(id.Expires) {
+		return s.loginFailed(auth.ErrDenied)
 	}
 	conn, err := s.srv.broker.Connect(ctx, broker.ConnectInfo{SessionID: s.id, VHost: vhost, User: id.User}, s)
 	if err != nil {
@@ -57,7 +64,10 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 		return brokerReason(err)
 	}
 	s.conn = conn
-	s.user = id.User
+	s.ident = id
+	if !id.Expires.IsZero() {
+		s.expires.Store(id.Expires.UnixNano())
+	}
 	s.log = s.log.With().Str("user", id.User).Logger()
 	s.version.Store(int32(v))
 	s.parser.SetVersion(v)
@@ -78,6 +88,24 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	s.sendFrame(c)
 	s.log.Info().Str("version", v.String()).Str("vhost", vhost).Msg("session connected")
 	return nil
+}
+
+// loginFailed answers a failed CONNECT: after a delay, so guessing is
+// slow, with one uniform ERROR whatever the reason; the reason goes to the
+// log (never the credentials). A backend that could not decide is said
+// to be unavailable instead: the client did nothing wrong.
+func (s *session) loginFailed(err error) *closeReason {
+	if !errors.Is(err, auth.ErrDenied) {
+		s.log.Error().Err(err).Msg("authentication unavailable")
+		return &closeReason{message: "authentication unavailable", body: "Credentials could not be checked; try again later.", code: websocket.CloseTryAgainLater}
+	}
+	s.srv.fails.failed(s.addr)
+	s.log.Warn().Err(err).Str("addr", s.addr).Msg("authentication failed")
+	select {
+	case <-time.After(s.srv.cfg.AuthFailureDelay):
+	case <-s.done:
+	}
+	return &closeReason{message: "access refused", body: "Authentication failed.", code: websocket.ClosePolicyViolation, client: true}
 }
 
 // negotiateVersion picks the highest version both the accept-version

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
@@ -97,12 +98,21 @@ func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
 	if _, ok := f.Lookup(stomp.HdrMessageID); ok {
 		return protocolError("Invalid header", "'message-id' is not allowed on 'SEND'; use 'amqp-message-id'.")
 	}
-	m := &broker.Message{Destination: dest, Body: f.Body, Headers: make([]broker.Header, 0, len(f.Headers))}
+	if !s.srv.authz.Allow(s.ident, auth.Write, dest) {
+		return accessRefused("write", dest, s.ident.User)
+	}
+	// Every message carries who sent it, in a header the client cannot
+	// set: a client's own copy is dropped.
+	uh := s.srv.cfg.UserHeader
+	m := &broker.Message{Destination: dest, Body: f.Body, Headers: make([]broker.Header, 0, len(f.Headers)+1)}
 	for i, h := range f.Headers {
-		if sendHeaders[h.Key] || seenBefore(f.Headers[:i], h.Key) {
+		if sendHeaders[h.Key] || h.Key == uh || seenBefore(f.Headers[:i], h.Key) {
 			continue
 		}
 		m.Headers = append(m.Headers, broker.Header{Name: h.Key, Value: h.Value})
+	}
+	if uh != "" {
+		m.Headers = append(m.Headers, broker.Header{Name: uh, Value: s.ident.User})
 	}
 	receipt := f.Get(stomp.HdrReceipt)
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -29,10 +30,13 @@ var writeBufferPool sync.Pool
 
 // Server accepts STOMP clients over WebSocket and runs their sessions.
 type Server struct {
-	cfg    Config
-	broker broker.Broker
-	auth   auth.Authenticator
-	log    zerolog.Logger
+	cfg     Config
+	broker  broker.Broker
+	auth    auth.Authenticator
+	authz   *auth.Authorizer
+	log     zerolog.Logger
+	proxies []netip.Prefix
+	fails   *failLimiter
 
 	upgrader websocket.Upgrader
 	ticker   *ticker
@@ -44,12 +48,20 @@ type Server struct {
 }
 
 // New returns a Server; it serves nothing until its handler is mounted.
-func New(cfg Config, b broker.Broker, a auth.Authenticator, log zerolog.Logger) *Server {
+// authz may be nil: every destination is then allowed.
+func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authorizer, log zerolog.Logger) (*Server, error) {
+	proxies, err := parseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	srv := &Server{
 		cfg:      cfg,
 		broker:   b,
 		auth:     a,
+		authz:    authz,
 		log:      log,
+		proxies:  proxies,
+		fails:    newFailLimiter(cfg.AuthFailuresPerMinute),
 		sessions: make(map[*session]struct{}),
 	}
 	srv.upgrader = websocket.Upgrader{
@@ -61,7 +73,7 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, log zerolog.Logger) 
 		CheckOrigin:      srv.checkOrigin,
 	}
 	srv.ticker = startTicker(srv)
-	return srv
+	return srv, nil
 }
 
 // ServeHTTP upgrades requests on the WebSocket path and starts a session.
@@ -86,6 +98,10 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var s *session
 	t := newWSTransport(c, func() { s.seen() })
 	s = newSession(srv, t, subprotocolVersion(c.Subprotocol()))
+	s.addr = srv.clientAddr(r)
+	if srv.cfg.AuthFromUpgrade {
+		s.upgrade = srv.upgradeCredentials(r)
+	}
 	if !srv.add(s) {
 		t.goodbye(websocket.CloseGoingAway, "server shutting down", time.Now().Add(time.Second))
 		t.close()
@@ -94,6 +110,28 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The handler returns at once so net/http's request state is freed;
 	// the session lives in its own goroutine.
 	go s.run()
+}
+
+// upgradeCredentials reads credentials a client gave at the HTTP layer:
+// Authorization (Basic or Bearer), the configured cookie, or an
+// access_token query parameter.
+func (srv *Server) upgradeCredentials(r *http.Request) auth.Credentials {
+	var c auth.Credentials
+	if login, pass, ok := r.BasicAuth(); ok {
+		c.Login, c.Passcode = login, pass
+	}
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		c.Token = strings.TrimSpace(h[7:])
+	}
+	if c.Token == "" && srv.cfg.AuthCookie != "" {
+		if ck, err := r.Cookie(srv.cfg.AuthCookie); err == nil {
+			c.Token = ck.Value
+		}
+	}
+	if c.Token == "" {
+		c.Token = r.URL.Query().Get("access_token")
+	}
+	return c
 }
 
 func subprotocolVersion(p string) stomp.Version {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
@@ -32,11 +33,13 @@ type session struct {
 	maxVersion stomp.Version
 
 	// Owned by the reader goroutine.
-	parser *stomp.Parser
-	conn   broker.Conn
-	user   string
-	txs    map[string]*transaction
-	stop   closeReason // why the reader stopped, when a handler said so
+	parser  *stomp.Parser
+	conn    broker.Conn
+	addr    string           // the client's address, for login rate limits
+	upgrade auth.Credentials // credentials from the WebSocket upgrade
+	ident   auth.Identity
+	txs     map[string]*transaction
+	stop    closeReason // why the reader stopped, when a handler said so
 
 	// Read by the shared ticker and writers.
 	state     atomic.Int32
@@ -46,7 +49,8 @@ type session struct {
 	lastRead  atomic.Int64 // unix ns
 	lastWrite atomic.Int64
 	lastPing  atomic.Int64
-	paused    atomic.Bool // reading is held back by broker backpressure
+	expires   atomic.Int64 // unix ns when the credentials expire; 0 = never
+	paused    atomic.Bool  // reading is held back by broker backpressure
 
 	// Unconfirmed publishes: inflight bounds them (the reader blocks when
 	// it is full), pending lets DISCONNECT wait for them.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
@@ -45,6 +46,9 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 			return missing(f.Command, stomp.HdrID)
 		}
 		id = dest // 1.0 allows SUBSCRIBE without id; UNSUBSCRIBE then names the destination
+	}
+	if !s.srv.authz.Allow(s.ident, auth.Read, dest) {
+		return accessRefused("read", dest, s.ident.User)
 	}
 	if strings.HasPrefix(id, tempQueuePrefix) {
 		return protocolError("Invalid id", fmt.Sprintf("Subscription id %q may not start with %q.", id, tempQueuePrefix))
@@ -223,6 +227,12 @@ var messageHeaders = map[string]bool{
 // Deliver implements broker.Handler: it turns a delivery into a MESSAGE
 // and queues it. It never blocks.
 func (s *session) Deliver(d *broker.Delivery) {
+	if s.expired() {
+		// Not one message after the credentials expire, even between
+		// ticks; unacked ones go back to the queue.
+		s.closeWith(reasonTokenExpired)
+		return
+	}
 	s.mu.Lock()
 	sub := s.subs[d.Subscription]
 	if sub == nil && !strings.HasPrefix(d.Subscription, tempQueuePrefix) {
@@ -256,7 +266,7 @@ func (s *session) Deliver(d *broker.Delivery) {
 	} else {
 		t = encodeTail(d, v)
 	}
-	s.enqueue(outItem{b: hb, tail: t.b, binary: !t.text || !utf8.Valid(hb)})
+	s.enqueue(outItem{b: hb, tail: t.b, binary: !t.text || !utf8.Valid(hb), message: true})
 }
 
 // messageTail is the part of a MESSAGE frame common to all subscribers.

@@ -16,6 +16,7 @@ type ticker struct {
 	once sync.Once
 	wg   sync.WaitGroup
 	buf  []*session
+	n    int // ticks, to prune the login limiter now and then
 }
 
 func startTicker(srv *Server) *ticker {
@@ -45,6 +46,9 @@ func (t *ticker) loop(every time.Duration) {
 }
 
 func (t *ticker) tick(now, every int64) {
+	if t.n++; t.n%256 == 0 {
+		t.srv.fails.prune(time.Unix(0, now))
+	}
 	t.srv.mu.Lock()
 	t.buf = t.buf[:0]
 	for s := range t.srv.sessions {
@@ -69,6 +73,10 @@ func (s *session) tick(now, every int64) {
 		if now-s.started.UnixNano() > int64(cfg.ConnectTimeout) {
 			s.closeWith(reasonConnectSlow)
 		}
+		return
+	}
+	if exp := s.expires.Load(); exp != 0 && now >= exp {
+		s.closeWith(reasonTokenExpired)
 		return
 	}
 	silent := now - s.lastRead.Load()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
 
@@ -50,6 +51,12 @@ func (s *session) buffer(id string, f *stomp.Frame) *closeReason {
 	tx := s.txs[id]
 	if tx == nil {
 		return unknownTx(id)
+	}
+	if f.Command == stomp.CmdSend {
+		// Refused now, not at COMMIT, so the client learns at once.
+		if dest := f.Get(stomp.HdrDestination); dest != "" && !s.srv.authz.Allow(s.ident, auth.Write, dest) {
+			return accessRefused("write", dest, s.ident.User)
+		}
 	}
 	if len(tx.frames) >= s.srv.cfg.MaxTransactionFrames {
 		return protocolError("Transaction too large", fmt.Sprintf("A transaction may hold at most %d frames.", s.srv.cfg.MaxTransactionFrames))

@@ -30,10 +30,11 @@ const (
 // outItem is one thing to write. A frame may come in two parts: its own
 // head and a tail shared with other sessions (encoded once per message).
 type outItem struct {
-	kind   outKind
-	b      []byte
-	tail   []byte
-	binary bool // not valid UTF-8: a binary WebSocket message
+	kind    outKind
+	b       []byte
+	tail    []byte
+	binary  bool // not valid UTF-8: a binary WebSocket message
+	message bool // a MESSAGE: never written after the credentials expire
 }
 
 func (it outItem) size() int { return len(it.b) + len(it.tail) }
@@ -102,6 +103,10 @@ func (s *session) flush() {
 		s.wmu.Unlock()
 
 		for i, it := range batch {
+			if it.message && s.expired() {
+				s.closeWith(reasonTokenExpired)
+				break
+			}
 			if err := s.write(it); err != nil {
 				s.closeWith(reasonPeerGone)
 				s.wmu.Lock()
@@ -114,6 +119,12 @@ func (s *session) flush() {
 		}
 		s.lastWrite.Store(time.Now().UnixNano())
 	}
+}
+
+// expired reports whether the session's credentials have expired.
+func (s *session) expired() bool {
+	exp := s.expires.Load()
+	return exp != 0 && time.Now().UnixNano() >= exp
 }
 
 func (s *session) write(it outItem) error {

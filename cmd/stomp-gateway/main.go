@@ -36,6 +36,8 @@ type config struct {
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"auto" desc:"log format: json, console, or auto (console on a terminal, JSON otherwise)"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for sessions to close before exiting"`
 	Demo            bool          `envconfig:"DEMO" default:"false" desc:"serve a demo page at / on the WebSocket listener"`
+	TLSCertFile     string        `envconfig:"TLS_CERT_FILE" default:"" desc:"PEM certificate (chain) for TLS on the listener; with TLS_KEY_FILE the gateway serves wss://"`
+	TLSKeyFile      string        `envconfig:"TLS_KEY_FILE" default:"" desc:"PEM private key for TLS_CERT_FILE"`
 }
 
 // Compile-time checks that the brokers satisfy the gateway's port.
@@ -68,7 +70,8 @@ func run(args []string, stdout io.Writer) error {
 	var cfg config
 	var gwCfg gateway.Config
 	var relayCfg relay.Config
-	for _, spec := range []any{&cfg, &gwCfg, &relayCfg} {
+	var authCfg auth.Config
+	for _, spec := range []any{&cfg, &gwCfg, &relayCfg, &authCfg} {
 		if err := envconfig.Process(prefix, spec); err != nil {
 			return err
 		}
@@ -84,7 +87,15 @@ func run(args []string, stdout io.Writer) error {
 	}
 	defer b.Close()
 
-	gw := gateway.New(gwCfg, b, auth.AllowAll{}, log)
+	authn, err := auth.Build(authCfg, relayCfg.URLs, log)
+	if err != nil {
+		return err
+	}
+	defer authn.Close()
+	gw, err := gateway.New(gwCfg, b, authn, authn.Authorizer, log)
+	if err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle(gwCfg.WSPath, gw)
 	if cfg.Demo {
@@ -95,18 +106,40 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	tls := cfg.TLSCertFile != "" || cfg.TLSKeyFile != ""
+	if tls && (cfg.TLSCertFile == "" || cfg.TLSKeyFile == "") {
+		return errors.New("TLS needs both STOMP_GATEWAY_TLS_CERT_FILE and STOMP_GATEWAY_TLS_KEY_FILE")
+	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	log.Info().Str("listen", ln.Addr().String()).Str("path", gwCfg.WSPath).Bool("demo", cfg.Demo).Msg("stomp-gateway listening")
+	go func() {
+		if tls {
+			serveErr <- hs.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
+			return
+		}
+		serveErr <- hs.Serve(ln)
+	}()
+	log.Info().Str("listen", ln.Addr().String()).Str("path", gwCfg.WSPath).Bool("tls", tls).Bool("demo", cfg.Demo).Msg("stomp-gateway listening")
 
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sig)
-	select {
-	case err := <-serveErr:
-		return err
-	case s := <-sig:
-		log.Info().Str("signal", s.String()).Msg("shutting down")
+wait:
+	for {
+		select {
+		case err := <-serveErr:
+			return err
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				if err := authn.Reload(); err != nil {
+					log.Error().Err(err).Msg("SIGHUP: reload failed; the previous users and rules stay")
+				} else {
+					log.Info().Msg("SIGHUP: users and ACL reloaded")
+				}
+				continue
+			}
+			log.Info().Str("signal", s.String()).Msg("shutting down")
+			break wait
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -180,4 +213,4 @@ func usage(w io.Writer) {
 }
 
 // specs are every package's configuration, in the order -h lists them.
-func specs() []any { return []any{&config{}, &relay.Config{}, &gateway.Config{}} }
+func specs() []any { return []any{&config{}, &relay.Config{}, &auth.Config{}, &gateway.Config{}} }

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,15 +57,39 @@ func TestDefaultConfigMatchesTheEnvironmentDefaults(t *testing.T) {
 	}
 }
 
-// buildBinary builds the real command once per test that needs it.
+// binDir holds the real command, built once for the tests that run it.
+var (
+	binDir   string
+	binOnce  sync.Once
+	binPath  string
+	binError error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "stomp-gateway")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	binOnce.Do(func() {
+		binDir, binError = os.MkdirTemp("", "stomp-gateway-test")
+		if binError != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "stomp-gateway")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binError = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if binError != nil {
+		t.Fatal(binError)
 	}
-	return bin
+	return binPath
 }
 
 func freeAddr(t *testing.T) string {
@@ -80,7 +106,7 @@ func TestSIGTERMTellsSessionsAndExitsCleanly(t *testing.T) {
 	bin := buildBinary(t)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "STOMP_GATEWAY_LISTEN="+addr, "STOMP_GATEWAY_LOG_FORMAT=json", "STOMP_GATEWAY_AMQP_URL=")
+	cmd.Env = append(os.Environ(), "STOMP_GATEWAY_LISTEN="+addr, "STOMP_GATEWAY_LOG_FORMAT=json", "STOMP_GATEWAY_AMQP_URL=", "STOMP_GATEWAY_AUTH=none")
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

@@ -38,10 +38,21 @@ func TestConfig() gateway.Config {
 	return cfg
 }
 
-// Start serves b through a gateway until the test ends. The caller owns b.
+// Start serves b through a gateway that accepts anyone, until the test
+// ends. The caller owns b.
 func Start(t testing.TB, b broker.Broker, cfg gateway.Config) *Server {
 	t.Helper()
-	gw := gateway.New(cfg, b, auth.AllowAll{}, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel))
+	return StartAuth(t, b, cfg, auth.AllowAll{}, nil, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel))
+}
+
+// StartAuth is Start with an authenticator, an authorizer (nil allows
+// everything) and a logger of the test's choice.
+func StartAuth(t testing.TB, b broker.Broker, cfg gateway.Config, a auth.Authenticator, authz *auth.Authorizer, log zerolog.Logger) *Server {
+	t.Helper()
+	gw, err := gateway.New(cfg, b, a, authz, log)
+	if err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(gw)
 	t.Cleanup(func() {
 		hs.Close()
