@@ -22,7 +22,7 @@ func TestAuthenticatedSessionsThroughTheRabbitMQRelay(t *testing.T) {
 	rb := requireRabbit(t)
 	r := newRelay(t)
 	acl := filepath.Join(t.TempDir(), "acl")
-	q := rb.name("inbox")
+	q := rb.Name("inbox")
 	if err := os.WriteFile(acl, []byte("* write /amq/queue/"+q+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +40,12 @@ func TestAuthenticatedSessionsThroughTheRabbitMQRelay(t *testing.T) {
 	exp := time.Now().Add(2 * time.Second)
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
 		"sub": "alice", "exp": exp.Unix(),
-		"stomp": map[string]any{"read": []string{"/topic/" + rb.name("news") + ".*"}},
+		"stomp": map[string]any{"read": []string{"/topic/" + rb.Name("news") + ".*"}},
 	}).SignedString([]byte(secret))
 	if err != nil {
 		t.Fatal(err)
 	}
-	deliveries := rb.queue(q, "", "")
+	deliveries := rb.Queue(q, "", "")
 
 	alice := gatewaytest.Dial(t, srv.WSURL, "v12.stomp")
 	header(t, alice.Connect("accept-version:1.2", "host:/", "login:ignored", "passcode:"+token), "user-name", "alice")
@@ -54,8 +54,8 @@ func TestAuthenticatedSessionsThroughTheRabbitMQRelay(t *testing.T) {
 	if got := m.Headers["x-stomp-user"]; got != "alice" {
 		t.Fatalf("AMQP x-stomp-user %v", got)
 	}
-	alice.Subscribe("news", "/topic/"+rb.name("news")+".eu") // allowed by the token
-	alice.Send(stomp.CmdSubscribe, "id:x", "destination:/queue/"+rb.name("secret"))
+	alice.Subscribe("news", "/topic/"+rb.Name("news")+".eu") // allowed by the token
+	alice.Send(stomp.CmdSubscribe, "id:x", "destination:/queue/"+rb.Name("secret"))
 	alice.ExpectError("access refused")
 
 	// RabbitMQ's own guest user, checked with an AMQP handshake.

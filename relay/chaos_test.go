@@ -29,10 +29,10 @@ func receiveEventually(t *testing.T, pub, sub *gatewaytest.Client, dest, body st
 func TestSessionsContinueAfterRabbitMQClosesAllConnections(t *testing.T) {
 	rb := requireRabbit(t)
 	n := startNode(t)
-	topic := "/topic/" + rb.name("chaos")
-	q := rb.name("chaos-q")
-	rb.deleteQueue(q)
-	sub, worker, pub := n.client(t), n.client(t), n.client(t)
+	topic := "/topic/" + rb.Name("chaos")
+	q := rb.Name("chaos-q")
+	rb.DeleteQueue(q)
+	sub, worker, pub := n.Client(t), n.Client(t), n.Client(t)
 	sub.Subscribe("t", topic)
 	worker.Subscribe("q", "/queue/"+q, "ack:client-individual")
 	receiveEventually(t, pub, sub, topic, "before")
@@ -52,18 +52,18 @@ func TestSessionsContinueAfterRabbitMQClosesAllConnections(t *testing.T) {
 func waitReconnected(t *testing.T, n *node) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
-	for n.relay.Ready() && time.Now().Before(deadline) {
+	for n.Relay.Ready() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	waitReady(t, n.relay)
+	waitReady(t, n.Relay)
 }
 
 func TestTempQueueLostInAReconnectIsAClearError(t *testing.T) {
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("rpc")
-	rb.queue(q, "", "")
-	caller := n.client(t)
+	q := rb.Name("rpc")
+	rb.Queue(q, "", "")
+	caller := n.Client(t)
 	caller.Publish("/amq/queue/"+q, "ping", "reply-to:/temp-queue/r")
 	rabbitmqctl(t, "close_all_connections", "stomp-gateway chaos test")
 	f, _ := caller.ExpectError("Server cancelled subscription")
@@ -76,9 +76,9 @@ func TestTempQueueLostInAReconnectIsAClearError(t *testing.T) {
 func TestReceiptedPersistentMessagesSurviveARabbitMQRestart(t *testing.T) {
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("durable")
-	rb.deleteQueue(q)
-	pub := n.client(t)
+	q := rb.Name("durable")
+	rb.DeleteQueue(q)
+	pub := n.Client(t)
 	for i := range 5 {
 		pub.Publish("/queue/"+q, fmt.Sprint(i), "persistent:true")
 	}
@@ -86,9 +86,9 @@ func TestReceiptedPersistentMessagesSurviveARabbitMQRestart(t *testing.T) {
 	rabbitmqctl(t, "stop_app")
 	rabbitmqctl(t, "start_app")
 	rabbitmqctl(t, "await_startup")
-	waitReady(t, n.relay)
+	waitReady(t, n.Relay)
 
-	c := n.client(t)
+	c := n.Client(t)
 	c.Subscribe("s", "/queue/"+q, "ack:client")
 	for i := range 5 {
 		if m := c.Expect(stomp.CmdMessage); string(m.Body) != fmt.Sprint(i) {
@@ -106,9 +106,9 @@ func TestReceiptedPersistentMessagesSurviveARabbitMQRestart(t *testing.T) {
 func TestBlockedRabbitMQPausesPublishersUntilUnblocked(t *testing.T) {
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("blocked")
-	rb.deleteQueue(q)
-	pub := n.client(t)
+	q := rb.Name("blocked")
+	rb.DeleteQueue(q)
+	pub := n.Client(t)
 	pub.Publish("/queue/"+q, "warm-up") // declares the queue before the alarm
 
 	rabbitmqctl(t, "set_vm_memory_high_watermark", "0.000001")
@@ -149,7 +149,7 @@ func TestBlockedRabbitMQPausesPublishersUntilUnblocked(t *testing.T) {
 			t.Fatalf("got %v (%v), want RECEIPT %s", r.f, r.err, want)
 		}
 	}
-	c := n.client(t)
+	c := n.Client(t)
 	c.Subscribe("s", "/queue/"+q)
 	var got []string
 	for range 3 {

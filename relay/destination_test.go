@@ -18,16 +18,16 @@ func TestQueueSendDeclaresADurableQueueThatConsumersShare(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("work")
-	rb.deleteQueue(q)
+	q := rb.Name("work")
+	rb.DeleteQueue(q)
 
-	pub := n.client(t)
+	pub := n.Client(t)
 	pub.Publish("/queue/"+q, "first")
-	ch := rb.channel()
+	ch := rb.Channel()
 	if _, err := ch.QueueDeclarePassive(q, true, false, false, false, nil); err != nil {
 		t.Fatalf("SEND did not declare a durable queue %s: %v", q, err)
 	}
-	a, b := n.client(t), n.client(t)
+	a, b := n.Client(t), n.Client(t)
 	a.Subscribe("a", "/queue/"+q)
 	header(t, a.Expect(stomp.CmdMessage), "destination", "/queue/"+q)
 	b.Subscribe("b", "/queue/"+q)
@@ -49,11 +49,11 @@ func TestBareNameIsAQueue(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("bare")
-	rb.deleteQueue(q)
-	c := n.client(t)
+	q := rb.Name("bare")
+	rb.DeleteQueue(q)
+	c := n.Client(t)
 	c.Subscribe("s", q)
-	n.client(t).Publish(q, "hi")
+	n.Client(t).Publish(q, "hi")
 	m := c.Expect(stomp.CmdMessage)
 	header(t, m, "destination", "/queue/"+q)
 }
@@ -62,24 +62,24 @@ func TestAmqQueueUsesAnExistingQueueAndRefusesAMissingOne(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("existing")
-	deliveries := rb.queue(q, "", "")
+	q := rb.Name("existing")
+	deliveries := rb.Queue(q, "", "")
 
-	c := n.client(t)
+	c := n.Client(t)
 	c.Publish("/amq/queue/"+q, "to existing")
 	if m := receive(t, deliveries); string(m.Body) != "to existing" {
 		t.Fatalf("body %q", m.Body)
 	}
 
-	missing := rb.name("missing")
+	missing := rb.Name("missing")
 	c.SendBody(stomp.CmdSend, "x", "destination:/amq/queue/"+missing, "receipt:r")
 	f, _ := c.ExpectError("not_found")
 	header(t, f, "receipt-id", "r")
-	if rb.queueExists(missing) {
+	if rb.QueueExists(missing) {
 		t.Fatal("/amq/queue declared the queue")
 	}
 
-	s := n.client(t)
+	s := n.Client(t)
 	s.Send(stomp.CmdSubscribe, "id:s", "destination:/amq/queue/"+missing)
 	s.ExpectError("not_found")
 }
@@ -88,13 +88,13 @@ func TestTopicsRouteThroughAmqTopicWithWildcards(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	p := rb.name("chat")
-	c := n.client(t)
+	p := rb.Name("chat")
+	c := n.Client(t)
 	c.Subscribe("star", "/topic/"+p+".*.5")
 	c.Subscribe("hash", "/topic/"+p+".#")
 
 	// A backend service publishes with plain AMQP.
-	rb.publish("amq.topic", p+".room.5", amqp.Publishing{Body: []byte("from amqp")})
+	rb.Publish("amq.topic", p+".room.5", amqp.Publishing{Body: []byte("from amqp")})
 	subs := map[string]string{}
 	for range 2 {
 		m := c.Expect(stomp.CmdMessage)
@@ -106,8 +106,8 @@ func TestTopicsRouteThroughAmqTopicWithWildcards(t *testing.T) {
 	}
 
 	// A STOMP SEND reaches an AMQP queue bound to amq.topic.
-	d := rb.queue(rb.name("listener"), "amq.topic", p+".#")
-	n.client(t).Publish("/topic/"+p+".room.6", "from stomp")
+	d := rb.Queue(rb.Name("listener"), "amq.topic", p+".#")
+	n.Client(t).Publish("/topic/"+p+".room.6", "from stomp")
 	m := receive(t, d)
 	if m.RoutingKey != p+".room.6" || string(m.Body) != "from stomp" {
 		t.Fatalf("AMQP got %s %q", m.RoutingKey, m.Body)
@@ -118,13 +118,13 @@ func TestExchangeDestinationsAndUnknownExchangeIsAnErrorForThatSessionOnly(t *te
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	x := rb.name("orders")
-	rb.exchange(x, amqp.ExchangeDirect)
+	x := rb.Name("orders")
+	rb.Exchange(x, amqp.ExchangeDirect)
 
-	sub := n.client(t)
+	sub := n.Client(t)
 	sub.Subscribe("k", "/exchange/"+x+"/eu")
-	d := rb.queue(rb.name("orders-all"), x, "eu")
-	pub := n.client(t)
+	d := rb.Queue(rb.Name("orders-all"), x, "eu")
+	pub := n.Client(t)
 	pub.Publish("/exchange/"+x+"/eu", "order 1")
 	m := sub.Expect(stomp.CmdMessage)
 	header(t, m, "destination", "/exchange/"+x+"/eu")
@@ -132,14 +132,14 @@ func TestExchangeDestinationsAndUnknownExchangeIsAnErrorForThatSessionOnly(t *te
 		t.Fatalf("AMQP got %q", am.Body)
 	}
 
-	bad := n.client(t)
-	bad.SendBody(stomp.CmdSend, "x", "destination:/exchange/"+rb.name("nope")+"/k")
+	bad := n.Client(t)
+	bad.SendBody(stomp.CmdSend, "x", "destination:/exchange/"+rb.Name("nope")+"/k")
 	f, _ := bad.ExpectError("not_found")
 	if !strings.Contains(string(f.Body), "nope") {
 		t.Errorf("ERROR body %q does not name the exchange", f.Body)
 	}
-	bad2 := n.client(t)
-	bad2.Send(stomp.CmdSubscribe, "id:1", "destination:/exchange/"+rb.name("nope"))
+	bad2 := n.Client(t)
+	bad2.Send(stomp.CmdSubscribe, "id:1", "destination:/exchange/"+rb.Name("nope"))
 	bad2.ExpectError("not_found")
 
 	// Everyone else carries on, on the same shared channels.
@@ -153,17 +153,17 @@ func TestTempQueueRepliesComeBackToTheSendersSession(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("requests")
-	requests := rb.queue(q, "", "")
+	q := rb.Name("requests")
+	requests := rb.Queue(q, "", "")
 
-	caller := n.client(t)
+	caller := n.Client(t)
 	caller.Publish("/amq/queue/"+q, "ping", "reply-to:/temp-queue/replies", "correlation-id:7")
 	req := receive(t, requests)
 	if !strings.HasPrefix(req.ReplyTo, "amq.gen-") {
 		t.Fatalf("AMQP reply_to %q, want the temp queue's amq.gen- name", req.ReplyTo)
 	}
 	// The backend answers on the default exchange, as AMQP RPC does.
-	rb.publish("", req.ReplyTo, amqp.Publishing{CorrelationId: req.CorrelationId, Body: []byte("pong")})
+	rb.Publish("", req.ReplyTo, amqp.Publishing{CorrelationId: req.CorrelationId, Body: []byte("pong")})
 	m := caller.Expect(stomp.CmdMessage)
 	header(t, m, "subscription", "/temp-queue/replies")
 	header(t, m, "correlation-id", "7")
@@ -173,9 +173,9 @@ func TestTempQueueRepliesComeBackToTheSendersSession(t *testing.T) {
 
 	// A STOMP responder sees reply-to as /reply-queue/amq.gen-… and SENDs
 	// to it.
-	service := n.client(t)
-	svcQ := rb.name("svc")
-	rb.deleteQueue(svcQ)
+	service := n.Client(t)
+	svcQ := rb.Name("svc")
+	rb.DeleteQueue(svcQ)
 	service.Subscribe("svc", "/queue/"+svcQ)
 	caller.Publish("/queue/"+svcQ, "ping 2", "reply-to:/temp-queue/replies")
 	r2 := service.Expect(stomp.CmdMessage)
@@ -191,16 +191,16 @@ func TestTempQueueRepliesComeBackToTheSendersSession(t *testing.T) {
 func TestApplicationPrefixPublishesToTheAppExchange(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
-	x := rb.name("app")
+	x := rb.Name("app")
 	n := startNode(t, func(c *relay.Config) { c.AppExchange = x })
-	rb.t.Cleanup(func() {
-		if ch, err := rb.conn.Channel(); err == nil {
+	rb.T.Cleanup(func() {
+		if ch, err := rb.Conn.Channel(); err == nil {
 			_ = ch.ExchangeDelete(x, false, false)
 		}
 	})
-	c := n.client(t)
+	c := n.Client(t)
 	c.Publish("/pub/warmup", "declares the exchange")
-	d := rb.queue(rb.name("backend"), x, "chat.#")
+	d := rb.Queue(rb.Name("backend"), x, "chat.#")
 	c.Publish("/pub/chat/room/5", `{"text":"hi"}`, "content-type:application/json")
 	m := receive(t, d)
 	if m.Exchange != x || m.RoutingKey != "chat.room.5" || m.ContentType != "application/json" {
@@ -212,14 +212,14 @@ func TestSlashStyleDestinationsBothWays(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t, func(c *relay.Config) { c.SlashStyle = true })
-	p := strings.ReplaceAll(rb.name("greetings"), ".", "-") // one word
-	c := n.client(t)
+	p := strings.ReplaceAll(rb.Name("greetings"), ".", "-") // one word
+	c := n.Client(t)
 	c.Subscribe("s", "/topic/"+p+"/1")
-	rb.publish("amq.topic", p+".1", amqp.Publishing{Body: []byte("hello")})
+	rb.Publish("amq.topic", p+".1", amqp.Publishing{Body: []byte("hello")})
 	header(t, c.Expect(stomp.CmdMessage), "destination", "/topic/"+p+"/1")
 
-	d := rb.queue(rb.name("slash"), "amq.topic", p+".#")
-	n.client(t).Publish("/topic/"+p+"/2/x", "hi")
+	d := rb.Queue(rb.Name("slash"), "amq.topic", p+".#")
+	n.Client(t).Publish("/topic/"+p+"/2/x", "hi")
 	if m := receive(t, d); m.RoutingKey != p+".2.x" {
 		t.Fatalf("routing key %q", m.RoutingKey)
 	}

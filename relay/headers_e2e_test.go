@@ -14,9 +14,9 @@ func TestSendHeadersBecomeAMQPProperties(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("props")
-	d := rb.queue(q, "", "")
-	n.client(t).Publish("/amq/queue/"+q, "body",
+	q := rb.Name("props")
+	d := rb.Queue(q, "", "")
+	n.Client(t).Publish("/amq/queue/"+q, "body",
 		"content-type:text/plain", "content-encoding:gzip", "persistent:true", "priority:5",
 		"correlation-id:c1", "reply-to:/queue/answers", "expiration:60000", "amqp-message-id:m1",
 		"timestamp:1700000000", "type:order", "app-id:shop", "x-custom:v1")
@@ -41,11 +41,11 @@ func TestAMQPPropertiesAndHeadersBecomeMessageHeaders(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("backend-to-stomp")
-	rb.deleteQueue(q)
-	c := n.client(t)
+	q := rb.Name("backend-to-stomp")
+	rb.DeleteQueue(q)
+	c := n.Client(t)
 	c.Subscribe("s", "/queue/"+q, "ack:client-individual")
-	rb.publish("", q, amqp.Publishing{
+	rb.Publish("", q, amqp.Publishing{
 		ContentType: "application/json", CorrelationId: "c9", ReplyTo: "amq.gen-abc", MessageId: "m9",
 		Timestamp: time.Unix(1700000001, 0), Type: "event", AppId: "backend", DeliveryMode: amqp.Persistent, Priority: 3,
 		Headers: amqp.Table{"x-str": "s", "x-int": int32(42), "x-bool": true, "x-table": amqp.Table{"k": "v"}},

@@ -19,7 +19,7 @@ func TestThousandSessionsOnTenTopicsUseTenQueuesAndPooledConnections(t *testing.
 	rb := requireRabbit(t)
 	n := startNode(t) // 2 AMQP connections
 	const sessions, topics = 1000, 10
-	topic := func(i int) string { return fmt.Sprintf("/topic/%s%d", rb.name("fan"), i) }
+	topic := func(i int) string { return fmt.Sprintf("/topic/%s%d", rb.Name("fan"), i) }
 
 	clients := make([]*gatewaytest.Client, sessions)
 	var wg sync.WaitGroup
@@ -29,7 +29,7 @@ func TestThousandSessionsOnTenTopicsUseTenQueuesAndPooledConnections(t *testing.
 		go func() {
 			defer wg.Done()
 			for i := w; i < sessions; i += 20 {
-				c, err := gatewaytest.DialErr(t, n.srv.WSURL, nil, "v12.stomp")
+				c, err := gatewaytest.DialErr(t, n.Srv.WSURL, nil, "v12.stomp")
 				if err != nil {
 					errs <- err.Error()
 					return
@@ -54,17 +54,17 @@ func TestThousandSessionsOnTenTopicsUseTenQueuesAndPooledConnections(t *testing.
 	}
 
 	out := rabbitmqctl(t, "list_queues", "name", "-q")
-	queues := strings.Count(out, n.relay.Node())
+	queues := strings.Count(out, n.Relay.Node())
 	if queues > topics {
 		t.Errorf("%d node queues for %d topics", queues, topics)
 	}
-	conns := strings.Count(rabbitmqctl(t, "list_connections", "client_properties", "-q"), n.relay.Node())
+	conns := strings.Count(rabbitmqctl(t, "list_connections", "client_properties", "-q"), n.Relay.Node())
 	if conns > 2 {
 		t.Errorf("%d AMQP connections, want at most 2", conns)
 	}
 	t.Logf("%d sessions on %d topics: %d broker queues, %d AMQP connections", sessions, topics, queues, conns)
 
-	pub := n.client(t)
+	pub := n.Client(t)
 	for i := range topics {
 		pub.Publish(topic(i), fmt.Sprint(i))
 	}
@@ -83,11 +83,11 @@ func TestTwoNodesShareTopicsAndQueues(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	a, b := startNode(t), startNode(t)
-	key := "/topic/" + rb.name("news")
-	subA, subB := a.client(t), b.client(t)
+	key := "/topic/" + rb.Name("news")
+	subA, subB := a.Client(t), b.Client(t)
 	subA.Subscribe("s", key)
 	subB.Subscribe("s", key)
-	pubA := a.client(t)
+	pubA := a.Client(t)
 	pubA.Publish(key, "hello both")
 	for _, c := range []*gatewaytest.Client{subA, subB} {
 		if m := c.Expect(stomp.CmdMessage); string(m.Body) != "hello both" {
@@ -95,9 +95,9 @@ func TestTwoNodesShareTopicsAndQueues(t *testing.T) {
 		}
 	}
 
-	q := rb.name("jobs")
-	rb.deleteQueue(q)
-	workA, workB := a.client(t), b.client(t)
+	q := rb.Name("jobs")
+	rb.DeleteQueue(q)
+	workA, workB := a.Client(t), b.Client(t)
 	workA.Subscribe("w", "/queue/"+q, "ack:client-individual", "prefetch-count:1")
 	workB.Subscribe("w", "/queue/"+q, "ack:client-individual", "prefetch-count:1")
 	pubA.Publish("/queue/"+q, "job 1")

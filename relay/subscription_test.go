@@ -17,10 +17,10 @@ func TestPrefetchCountHoldsBackUntilAck(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("prefetch")
-	rb.deleteQueue(q)
-	pub := n.client(t)
-	c := n.client(t)
+	q := rb.Name("prefetch")
+	rb.DeleteQueue(q)
+	pub := n.Client(t)
+	c := n.Client(t)
 	c.Subscribe("s", "/queue/"+q, "ack:client-individual", "prefetch-count:2")
 	for i := range 5 {
 		pub.Publish("/queue/"+q, fmt.Sprint(i))
@@ -42,13 +42,13 @@ func TestClientAckIsCumulativeWithinItsSubscriptionOnlyOnRabbitMQ(t *testing.T) 
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	qa, qb := rb.name("cum-a"), rb.name("cum-b")
-	rb.deleteQueue(qa)
-	rb.deleteQueue(qb)
-	c := n.client(t)
+	qa, qb := rb.Name("cum-a"), rb.Name("cum-b")
+	rb.DeleteQueue(qa)
+	rb.DeleteQueue(qb)
+	c := n.Client(t)
 	c.Subscribe("a", "/queue/"+qa, "ack:client")
 	c.Subscribe("b", "/queue/"+qb, "ack:client")
-	pub := n.client(t)
+	pub := n.Client(t)
 	pub.Publish("/queue/"+qb, "b0")
 	var bMsg string
 	for m := c.Expect(stomp.CmdMessage); ; m = c.Expect(stomp.CmdMessage) {
@@ -67,14 +67,14 @@ func TestClientAckIsCumulativeWithinItsSubscriptionOnlyOnRabbitMQ(t *testing.T) 
 	c.Send(stomp.CmdAck, "id:"+last, "receipt:r")
 	c.Expect(stomp.CmdReceipt)
 	c.WS.Close()
-	b := n.client(t)
+	b := n.Client(t)
 	b.Subscribe("b", "/queue/"+qb, "ack:client")
 	m := b.Expect(stomp.CmdMessage)
 	header(t, m, "redelivered", "true")
 	if string(m.Body) != "b0" || bMsg == "" {
 		t.Fatalf("got %q", m.Body)
 	}
-	a := n.client(t)
+	a := n.Client(t)
 	a.Subscribe("a", "/queue/"+qa, "ack:client")
 	a.ExpectNothing(300 * time.Millisecond)
 }
@@ -83,13 +83,13 @@ func TestNACKRequeuesWithRedeliveredTrueOnRabbitMQ(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("nack")
-	rb.deleteQueue(q)
-	a := n.client(t)
+	q := rb.Name("nack")
+	rb.DeleteQueue(q)
+	a := n.Client(t)
 	a.Subscribe("a", "/queue/"+q, "ack:client-individual", "prefetch-count:1")
-	b := n.client(t)
+	b := n.Client(t)
 	b.Subscribe("b", "/queue/"+q, "ack:client-individual", "prefetch-count:1")
-	n.client(t).Publish("/queue/"+q, "x")
+	n.Client(t).Publish("/queue/"+q, "x")
 	// Whichever got it rejects it and leaves; the other gets it again.
 	first, other := a, b
 	m, err := a.ReadErr(time.Second)
@@ -118,21 +118,21 @@ func TestDurableTopicSubscriptionSurvivesTheSessionAndUnsubscribeDeletesIt(t *te
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	key := rb.name("alerts")
-	id := "durable-" + rb.prefix
+	key := rb.Name("alerts")
+	id := "durable-" + rb.Prefix
 	queue := broker.SubscriptionQueueName(key, id)
-	rb.deleteQueue(queue)
+	rb.DeleteQueue(queue)
 
-	c := n.client(t)
+	c := n.Client(t)
 	c.Subscribe(id, "/topic/"+key, "durable:true", "auto-delete:false", "ack:client")
 	c.Send(stomp.CmdDisconnect, "receipt:bye")
 	c.Expect(stomp.CmdReceipt)
 	// Published while nobody is connected: the queue collects it.
-	rb.publish("amq.topic", key, amqp.Publishing{Body: []byte("while away"), DeliveryMode: amqp.Persistent})
-	if !rb.queueExists(queue) {
+	rb.Publish("amq.topic", key, amqp.Publishing{Body: []byte("while away"), DeliveryMode: amqp.Persistent})
+	if !rb.QueueExists(queue) {
 		t.Fatalf("durable subscription queue %s is gone", queue)
 	}
-	c2 := n.client(t)
+	c2 := n.Client(t)
 	c2.Subscribe(id, "/topic/"+key, "durable:true", "auto-delete:false", "ack:client")
 	m := c2.Expect(stomp.CmdMessage)
 	if string(m.Body) != "while away" {
@@ -141,7 +141,7 @@ func TestDurableTopicSubscriptionSurvivesTheSessionAndUnsubscribeDeletesIt(t *te
 	c2.Send(stomp.CmdAck, "id:"+m.Get("ack"))
 	c2.Send(stomp.CmdUnsubscribe, "id:"+id, "durable:true", "receipt:u")
 	c2.Expect(stomp.CmdReceipt)
-	if rb.queueExists(queue) {
+	if rb.QueueExists(queue) {
 		t.Fatal("UNSUBSCRIBE durable:true left the queue")
 	}
 }
@@ -150,11 +150,11 @@ func TestXQueueNameNamesATopicSubscriptionsQueue(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("named")
-	rb.deleteQueue(q)
-	c := n.client(t)
-	c.Subscribe("s", "/topic/"+rb.name("named-key"), "x-queue-name:"+q, "durable:true", "auto-delete:false")
-	if !rb.queueExists(q) {
+	q := rb.Name("named")
+	rb.DeleteQueue(q)
+	c := n.Client(t)
+	c.Subscribe("s", "/topic/"+rb.Name("named-key"), "x-queue-name:"+q, "durable:true", "auto-delete:false")
+	if !rb.QueueExists(q) {
 		t.Fatal("x-queue-name did not name the queue")
 	}
 }
@@ -163,10 +163,10 @@ func TestQueueArgumentsReachRabbitMQ(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q, dlq := rb.name("ttl"), rb.name("dead")
-	rb.deleteQueue(q)
-	dead := rb.queue(dlq, "", "")
-	c := n.client(t)
+	q, dlq := rb.Name("ttl"), rb.Name("dead")
+	rb.DeleteQueue(q)
+	dead := rb.Queue(dlq, "", "")
+	c := n.Client(t)
 	// x-message-ttl + dead-lettering: the message expires into dlq.
 	c.Publish("/queue/"+q, "expiring", "x-message-ttl:50", "x-dead-letter-exchange:", "x-dead-letter-routing-key:"+dlq, "x-max-length:10")
 	m := receive(t, dead)
@@ -175,7 +175,7 @@ func TestQueueArgumentsReachRabbitMQ(t *testing.T) {
 	}
 	// Declaring it again with another TTL proves the argument was set:
 	// RabbitMQ refuses the inequivalent declare.
-	s := n.client(t)
+	s := n.Client(t)
 	s.Send(stomp.CmdSubscribe, "id:s", "destination:/queue/"+q, "x-message-ttl:60000")
 	f, _ := s.ExpectError("precondition_failed")
 	if !strings.Contains(string(f.Body), "x-message-ttl") {
@@ -187,10 +187,10 @@ func TestXDeathAndOtherNonStringHeadersAreRendered(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q, dlq := rb.name("dl-src"), rb.name("dl-dst")
-	rb.deleteQueue(q)
-	rb.deleteQueue(dlq)
-	c := n.client(t)
+	q, dlq := rb.Name("dl-src"), rb.Name("dl-dst")
+	rb.DeleteQueue(q)
+	rb.DeleteQueue(dlq)
+	c := n.Client(t)
 	c.Subscribe("dead", "/queue/"+dlq)
 	c.Publish("/queue/"+q, "bye", "x-message-ttl:20", "x-dead-letter-exchange:", "x-dead-letter-routing-key:"+dlq)
 	m := c.Expect(stomp.CmdMessage)
@@ -207,21 +207,21 @@ func TestQuorumAndStreamQueueTypes(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	quorum, stream := rb.name("quorum"), rb.name("stream")
-	rb.deleteQueue(quorum)
-	rb.deleteQueue(stream)
-	c := n.client(t)
+	quorum, stream := rb.Name("quorum"), rb.Name("stream")
+	rb.DeleteQueue(quorum)
+	rb.DeleteQueue(stream)
+	c := n.Client(t)
 	c.Subscribe("q", "/queue/"+quorum, "x-queue-type:quorum", "ack:client")
-	n.client(t).Publish("/queue/"+quorum, "to quorum")
+	n.Client(t).Publish("/queue/"+quorum, "to quorum")
 	m := c.Expect(stomp.CmdMessage)
 	c.Send(stomp.CmdAck, "id:"+m.Get("ack"))
 
-	pub := n.client(t)
+	pub := n.Client(t)
 	for i := range 3 {
 		pub.Publish("/queue/"+stream, fmt.Sprint(i), "x-queue-type:stream")
 	}
 	// A stream is read from an offset, with client acks and a prefetch.
-	r := n.client(t)
+	r := n.Client(t)
 	r.Subscribe("s", "/queue/"+stream, "x-queue-type:stream", "ack:client", "prefetch-count:10", "x-stream-offset:first")
 	for i := range 3 {
 		m := r.Expect(stomp.CmdMessage)
@@ -253,15 +253,15 @@ func TestEveryQueueArgumentIsDeclared(t *testing.T) {
 		"x-dead-letter-routing-key": {"dl-a", "dl-b"},
 		"x-max-priority":            {"5", "6"},
 	} {
-		q := rb.name("args-" + arg)
-		rb.deleteQueue(q)
+		q := rb.Name("args-" + arg)
+		rb.DeleteQueue(q)
 		extra := "x-queue-name:ignored-on-queues" // a header without effect on /queue
 		if arg == "x-dead-letter-routing-key" {
 			extra = "x-dead-letter-exchange:dlx" // RabbitMQ wants both
 		}
-		c := n.client(t)
+		c := n.Client(t)
 		c.Subscribe("s", "/queue/"+q, arg+":"+values[0], extra)
-		again := n.client(t)
+		again := n.Client(t)
 		again.Send(stomp.CmdSubscribe, "id:s", "destination:/queue/"+q, arg+":"+values[1], extra)
 		if f, _ := again.ExpectError("precondition_failed"); !strings.Contains(string(f.Body), arg) {
 			t.Errorf("%s: ERROR body %q", arg, f.Body)
@@ -273,9 +273,9 @@ func TestBrokerNackIsAnError(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
 	n := startNode(t)
-	q := rb.name("full")
-	rb.deleteQueue(q)
-	c := n.client(t)
+	q := rb.Name("full")
+	rb.DeleteQueue(q)
+	c := n.Client(t)
 	c.Publish("/queue/"+q, "fits", "x-max-length:1", "x-overflow:reject-publish")
 	// The queue is full and rejects publishes: RabbitMQ nacks the next one.
 	c.SendBody(stomp.CmdSend, "too many", "destination:/queue/"+q, "receipt:r2")
