@@ -67,6 +67,11 @@ lint: vet ## gofmt, go vet, and staticcheck/govulncheck when installed
 	@if command -v staticcheck >/dev/null; then staticcheck ./...; else echo "staticcheck not installed: go install honnef.co/go/tools/cmd/staticcheck@latest"; fi
 	@if command -v govulncheck >/dev/null; then govulncheck ./...; else echo "govulncheck not installed: go install golang.org/x/vuln/cmd/govulncheck@latest"; fi
 
+.PHONY: docs
+docs: ## regenerate the README's configuration table from the config structs
+	@$(GO) run ./cmd/stomp-gateway -config-markdown > .config-table.md
+	@awk 'BEGIN{t="";while((getline l < ".config-table.md")>0)t=t l "\n"} /<!-- config:start -->/{print;printf "%s",t;skip=1;next} /<!-- config:end -->/{skip=0} !skip' README.md > README.md.new && mv README.md.new README.md && rm .config-table.md
+
 .PHONY: clean
 clean: ## remove build output and installed client dependencies
 	rm -rf bin $(STOMPJS)/node_modules

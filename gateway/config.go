@@ -8,6 +8,7 @@ import "time"
 type Config struct {
 	Listen         string        `envconfig:"LISTEN" default:":15674" desc:"address the WebSocket listener binds (RabbitMQ Web-STOMP's port by default)"`
 	WSPath         string        `envconfig:"WS_PATH" default:"/ws" desc:"HTTP path of the STOMP WebSocket endpoint"`
+	TCPListen      string        `envconfig:"TCP_LISTEN" default:"" desc:"address for STOMP over plain TCP (TLS when TLS_CERT_FILE is set), e.g. :61613; empty turns it off"`
 	AllowedOrigins []string      `envconfig:"ALLOWED_ORIGINS" default:"" desc:"comma-separated Origin values allowed to open a WebSocket (e.g. https://app.example.com); empty allows the gateway's own host only; * allows any"`
 	ConnectTimeout time.Duration `envconfig:"CONNECT_TIMEOUT" default:"10s" desc:"time a new connection has to send CONNECT"`
 	HeartbeatMin   time.Duration `envconfig:"HEARTBEAT_MIN" default:"1s" desc:"shortest STOMP heart-beat interval the gateway agrees to, either way"`

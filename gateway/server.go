@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -41,10 +42,11 @@ type Server struct {
 	upgrader websocket.Upgrader
 	ticker   *ticker
 
-	mu       sync.Mutex
-	sessions map[*session]struct{}
-	draining bool
-	wg       sync.WaitGroup
+	mu        sync.Mutex
+	sessions  map[*session]struct{}
+	listeners []net.Listener // STOMP over TCP, closed by Shutdown
+	draining  bool
+	wg        sync.WaitGroup
 }
 
 // New returns a Server; it serves nothing until its handler is mounted.
@@ -99,6 +101,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := newWSTransport(c, func() { s.seen() })
 	s = newSession(srv, t, subprotocolVersion(c.Subprotocol()))
 	s.addr = srv.clientAddr(r)
+	s.log = s.log.With().Str("addr", s.addr).Logger()
 	if srv.cfg.AuthFromUpgrade {
 		s.upgrade = srv.upgradeCredentials(r)
 	}
@@ -196,6 +199,9 @@ func (srv *Server) Sessions() int {
 func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.mu.Lock()
 	srv.draining = true
+	for _, ln := range srv.listeners {
+		_ = ln.Close()
+	}
 	all := make([]*session, 0, len(srv.sessions))
 	for s := range srv.sessions {
 		all = append(all, s)

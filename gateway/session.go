@@ -87,7 +87,7 @@ func newSession(srv *Server, t transport, maxVersion stomp.Version) *session {
 		closed:     make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.log = srv.log.With().Str("session", s.id).Str("remote", t.remoteAddr()).Logger()
+	s.log = srv.log.With().Str("session", s.id).Str("transport", t.name()).Str("remote", t.remoteAddr()).Logger()
 	s.version.Store(int32(stomp.V10))
 	s.lastRead.Store(now.UnixNano())
 	s.lastWrite.Store(now.UnixNano())

@@ -30,6 +30,8 @@ type transport interface {
 	// close closes the connection.
 	close()
 	remoteAddr() string
+	// name is the transport's name in logs and metrics.
+	name() string
 }
 
 // readBufPool holds read buffers; a session takes one only while a
@@ -135,3 +137,4 @@ func (t *wsTransport) close() {
 }
 
 func (t *wsTransport) remoteAddr() string { return t.c.RemoteAddr().String() }
+func (t *wsTransport) name() string       { return "ws" }

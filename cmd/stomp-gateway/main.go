@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -101,24 +102,26 @@ func run(args []string, stdout io.Writer) error {
 	if cfg.Demo {
 		mux.Handle("/", demoHandler())
 	}
-	ln, err := net.Listen("tcp", gwCfg.Listen)
+	tlsCfg, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(gwCfg.Listen, tlsCfg)
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	tls := cfg.TLSCertFile != "" || cfg.TLSKeyFile != ""
-	if tls && (cfg.TLSCertFile == "" || cfg.TLSKeyFile == "") {
-		return errors.New("TLS needs both STOMP_GATEWAY_TLS_CERT_FILE and STOMP_GATEWAY_TLS_KEY_FILE")
-	}
-	serveErr := make(chan error, 1)
-	go func() {
-		if tls {
-			serveErr <- hs.ServeTLS(ln, cfg.TLSCertFile, cfg.TLSKeyFile)
-			return
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info().Str("listen", ln.Addr().String()).Str("path", gwCfg.WSPath).Bool("tls", tlsCfg != nil).Bool("demo", cfg.Demo).Msg("stomp-gateway listening for WebSocket")
+	if gwCfg.TCPListen != "" {
+		tln, err := listen(gwCfg.TCPListen, tlsCfg)
+		if err != nil {
+			return err
 		}
-		serveErr <- hs.Serve(ln)
-	}()
-	log.Info().Str("listen", ln.Addr().String()).Str("path", gwCfg.WSPath).Bool("tls", tls).Bool("demo", cfg.Demo).Msg("stomp-gateway listening")
+		go func() { serveErr <- gw.ServeTCP(tln) }()
+		log.Info().Str("listen", tln.Addr().String()).Bool("tls", tlsCfg != nil).Msg("stomp-gateway listening for STOMP over TCP")
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -152,6 +155,30 @@ wait:
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// loadTLS reads the certificate when TLS is configured (nil otherwise).
+func loadTLS(cfg config) (*tls.Config, error) {
+	if cfg.TLSCertFile == "" && cfg.TLSKeyFile == "" {
+		return nil, nil
+	}
+	if cfg.TLSCertFile == "" || cfg.TLSKeyFile == "" {
+		return nil, errors.New("TLS needs both STOMP_GATEWAY_TLS_CERT_FILE and STOMP_GATEWAY_TLS_KEY_FILE")
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// listen opens addr, with TLS when tlsCfg is set.
+func listen(addr string, tlsCfg *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil || tlsCfg == nil {
+		return ln, err
+	}
+	return tls.NewListener(ln, tlsCfg), nil
 }
 
 // openBroker picks the broker: RabbitMQ when an AMQP URL is set, the

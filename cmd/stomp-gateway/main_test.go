@@ -177,6 +177,6 @@ func TestREADMEConfigTableIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if table != want.String() {
-		t.Fatalf("README's configuration table is stale; regenerate it with `go run ./cmd/stomp-gateway -config-markdown`.\nwant:\n%s", want.String())
+		t.Fatalf("README's configuration table is stale; regenerate it with `make docs`.\nwant:\n%s", want.String())
 	}
 }

@@ -7,6 +7,8 @@ package gatewaytest
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,10 +67,11 @@ func StartAuth(t testing.TB, b broker.Broker, cfg gateway.Config, a auth.Authent
 	return &Server{Server: hs, GW: gw, WSURL: "ws" + strings.TrimPrefix(hs.URL, "http") + cfg.WSPath}
 }
 
-// Client is a raw STOMP-over-WebSocket client.
+// Client is a raw STOMP client over WebSocket or, from DialTCP, over TCP.
 type Client struct {
 	T      testing.TB
-	WS     *websocket.Conn
+	WS     *websocket.Conn // nil over TCP
+	TCP    net.Conn        // nil over WebSocket
 	parser *stomp.Parser
 	queue  []*stomp.Frame
 	// LastType is the WebSocket message type of the last frame read.
@@ -108,6 +111,17 @@ func DialErr(t testing.TB, url string, h http.Header, subprotocols ...string) (*
 	return c, nil
 }
 
+// DialTCP connects to a STOMP over TCP listener.
+func DialTCP(t testing.TB, addr string) *Client {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &Client{T: t, TCP: c, parser: stomp.NewParser(stomp.Limits{MaxFrameBytes: 64 << 20})}
+}
+
 // Frame encodes a frame from a command, a body and "key:value" headers.
 func Frame(cmd string, body string, headers ...string) []byte {
 	f := &stomp.Frame{Command: cmd, Body: []byte(body)}
@@ -121,7 +135,13 @@ func Frame(cmd string, body string, headers ...string) []byte {
 // SendRaw writes b as one text WebSocket message.
 func (c *Client) SendRaw(b []byte) {
 	c.T.Helper()
-	if err := c.WS.WriteMessage(websocket.TextMessage, b); err != nil {
+	var err error
+	if c.TCP != nil {
+		_, err = c.TCP.Write(b)
+	} else {
+		err = c.WS.WriteMessage(websocket.TextMessage, b)
+	}
+	if err != nil {
 		c.T.Fatalf("write: %v", err)
 	}
 }
@@ -152,6 +172,17 @@ func (c *Client) Read() *stomp.Frame {
 // breaks the WebSocket, so use it last on a client.
 func (c *Client) ReadErr(timeout time.Duration) (*stomp.Frame, error) {
 	deadline := time.Now().Add(timeout)
+	for len(c.queue) == 0 && c.TCP != nil {
+		_ = c.TCP.SetReadDeadline(deadline)
+		var buf [4096]byte
+		n, err := c.TCP.Read(buf[:])
+		if n == 0 && err != nil {
+			return nil, err
+		}
+		if err := c.parser.Feed(buf[:n], func(f *stomp.Frame) error { c.queue = append(c.queue, f); return nil }); err != nil {
+			return nil, err
+		}
+	}
 	for len(c.queue) == 0 {
 		_ = c.WS.SetReadDeadline(deadline)
 		typ, b, err := c.WS.ReadMessage()
@@ -207,9 +238,20 @@ func (c *Client) ExpectError(message string) (*stomp.Frame, int) {
 	return f, c.ExpectClose()
 }
 
-// ExpectClose reads until the server closes and returns the close code.
+// ExpectClose reads until the server closes and returns the WebSocket
+// close code (0 over TCP, where the server just ends the stream).
 func (c *Client) ExpectClose() int {
 	c.T.Helper()
+	if c.TCP != nil {
+		f, err := c.ReadErr(5 * time.Second)
+		if err == nil {
+			c.T.Fatalf("want end of stream, got %s", f.Command)
+		}
+		if !errors.Is(err, io.EOF) {
+			c.T.Fatalf("want end of stream, got %v", err)
+		}
+		return 0
+	}
 	for {
 		_ = c.WS.SetReadDeadline(time.Now().Add(5 * time.Second))
 		_, b, err := c.WS.ReadMessage()
