@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/stomp-gateway/stomp-gateway/auth"
+	"github.com/stomp-gateway/stomp-gateway/examples/chat"
 	"github.com/stomp-gateway/stomp-gateway/gateway"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/relay"
@@ -36,7 +37,8 @@ type config struct {
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"log level: debug, info, warn or error"`
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"auto" desc:"log format: json, console, or auto (console on a terminal, JSON otherwise)"`
 	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for sessions to close before exiting"`
-	Demo            bool          `envconfig:"DEMO" default:"false" desc:"serve a demo page at / on the WebSocket listener"`
+	Demo            bool          `envconfig:"DEMO" default:"false" desc:"serve the chat room demo at / on the WebSocket listener (and, on the embedded broker, run its backend in-process)"`
+	DemoDir         string        `envconfig:"DEMO_DIR" default:"examples/chat" desc:"folder of the chat demo (its web/ and the npm-installed @stomp/stompjs)"`
 	TLSCertFile     string        `envconfig:"TLS_CERT_FILE" default:"" desc:"PEM certificate (chain) for TLS on the listener; with TLS_KEY_FILE the gateway serves wss://"`
 	TLSKeyFile      string        `envconfig:"TLS_KEY_FILE" default:"" desc:"PEM private key for TLS_CERT_FILE"`
 }
@@ -100,7 +102,14 @@ func run(args []string, stdout io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle(gwCfg.WSPath, gw)
 	if cfg.Demo {
-		mux.Handle("/", demoHandler())
+		mux.Handle("/", chat.Handler(cfg.DemoDir))
+		if _, embedded := b.(*memory.Broker); embedded {
+			be, err := chat.StartBackend(context.Background(), b, relayCfg.AppExchange, gwCfg.UserHeader, log.With().Str("component", "chat-backend").Logger())
+			if err != nil {
+				return err
+			}
+			defer be.Close()
+		}
 	}
 	tlsCfg, err := loadTLS(cfg)
 	if err != nil {
@@ -193,7 +202,7 @@ func openBroker(cfg relay.Config, log zerolog.Logger) (broker.Broker, error) {
 		return r, nil
 	}
 	log.Warn().Msg("STOMP_GATEWAY_AMQP_URL is empty: using the embedded in-memory broker; messages live in this process only (development use)")
-	return memory.New(), nil
+	return memory.NewWithConfig(memory.Config{AppPrefix: cfg.AppPrefix, AppExchange: cfg.AppExchange}), nil
 }
 
 func newLogger(cfg config, w *os.File) (zerolog.Logger, error) {

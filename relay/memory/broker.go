@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
@@ -21,15 +22,45 @@ type Broker struct {
 	closed bool
 	vhosts map[string]*vhost
 	conns  map[*Conn]struct{}
+	cfg    Config
 }
 
-// New returns a running broker with no queues: vhosts, with their standard
-// exchanges, are created when a session first names them.
+// Config is what the memory broker shares with the relay's configuration.
+type Config struct {
+	// AppPrefix: SENDs under it go to AppExchange (a topic exchange every
+	// vhost has) with the rest of the path as routing key, "/" as ".".
+	AppPrefix   string
+	AppExchange string
+}
+
+// New returns a running broker with no queues and the relay's default
+// application prefix (/pub to exchange stomp-gateway.app): vhosts, with
+// their standard exchanges, are created when a session first names them.
 func New() *Broker {
+	return NewWithConfig(Config{AppPrefix: "/pub", AppExchange: "stomp-gateway.app"})
+}
+
+// NewWithConfig is New with cfg.
+func NewWithConfig(cfg Config) *Broker {
 	return &Broker{
 		vhosts: make(map[string]*vhost),
 		conns:  make(map[*Conn]struct{}),
+		cfg:    cfg,
 	}
+}
+
+// appDestination maps an application-prefix destination to the exchange
+// destination it stands for; others are returned unchanged.
+func (b *Broker) appDestination(dest string) string {
+	p := strings.TrimSuffix(b.cfg.AppPrefix, "/")
+	if p == "" || b.cfg.AppExchange == "" {
+		return dest
+	}
+	rest, ok := strings.CutPrefix(dest, p+"/")
+	if !ok || rest == "" {
+		return dest
+	}
+	return "/exchange/" + b.cfg.AppExchange + "/" + strings.ReplaceAll(rest, "/", ".")
 }
 
 // Connect opens the broker side of one session. Deliveries and Lost
@@ -48,7 +79,7 @@ func (b *Broker) Connect(ctx context.Context, info broker.ConnectInfo, h broker.
 	}
 	v := b.vhosts[info.VHost]
 	if v == nil {
-		v = newVHost(info.VHost)
+		v = newVHost(info.VHost, b.cfg.AppExchange)
 		b.vhosts[info.VHost] = v
 	}
 	c := newConn(b, v, info, h)

@@ -20,7 +20,7 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d, err := broker.ParseDestination(m.Destination)
+	d, err := broker.ParseDestination(c.b.appDestination(m.Destination))
 	if err != nil {
 		return err
 	}

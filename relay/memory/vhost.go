@@ -19,8 +19,8 @@ type vhost struct {
 	passes    uint64 // counts route calls, see exchange.route
 }
 
-func newVHost(name string) *vhost {
-	return &vhost{
+func newVHost(name, appExchange string) *vhost {
+	v := &vhost{
 		name: name,
 		exchanges: map[string]*exchange{
 			topicExchange: {kind: kindTopic},
@@ -29,6 +29,11 @@ func newVHost(name string) *vhost {
 		},
 		queues: make(map[string]*queue),
 	}
+	if appExchange != "" {
+		// The relay declares it too, as a durable topic exchange.
+		v.exchanges[appExchange] = &exchange{kind: kindTopic}
+	}
+	return v
 }
 
 // exchange returns the named exchange or a not_found error, like a publish
