@@ -37,6 +37,8 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	vhost := f.Get(stomp.HdrHost)
 	if !s.srv.fails.allowed(s.addr) {
 		s.log.Warn().Str("addr", s.addr).Msg("CONNECT refused: too many failed logins from this address")
+		mConnects.WithLabelValues(s.t.name(), "rate_limited").Inc()
+		mAuthFailures.WithLabelValues("rate_limited").Inc()
 		return reasonTooManyFailures()
 	}
 	creds := auth.Credentials{
@@ -61,6 +63,7 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	conn, err := s.srv.broker.Connect(ctx, broker.ConnectInfo{SessionID: s.id, VHost: vhost, User: id.User}, s)
 	if err != nil {
 		s.log.Error().Err(err).Msg("broker connect failed")
+		mConnects.WithLabelValues(s.t.name(), "refused").Inc()
 		return brokerReason(err)
 	}
 	s.conn = conn
@@ -70,6 +73,10 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	}
 	s.log = s.log.With().Str("user", id.User).Logger()
 	s.version.Store(int32(v))
+	mSessions.WithLabelValues(s.t.name(), s.versionLabel).Dec()
+	s.versionLabel = v.String()
+	mSessions.WithLabelValues(s.t.name(), s.versionLabel).Inc()
+	mConnects.WithLabelValues(s.t.name(), "ok").Inc()
 	s.parser.SetVersion(v)
 	s.parser.SetLimits(s.srv.limits())
 
@@ -97,9 +104,13 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 func (s *session) loginFailed(err error) *closeReason {
 	if !errors.Is(err, auth.ErrDenied) {
 		s.log.Error().Err(err).Msg("authentication unavailable")
+		mConnects.WithLabelValues(s.t.name(), "unavailable").Inc()
+		mAuthFailures.WithLabelValues("unavailable").Inc()
 		return &closeReason{message: "authentication unavailable", body: "Credentials could not be checked; try again later.", code: websocket.CloseTryAgainLater}
 	}
 	s.srv.fails.failed(s.addr)
+	mConnects.WithLabelValues(s.t.name(), "denied").Inc()
+	mAuthFailures.WithLabelValues("denied").Inc()
 	s.log.Warn().Err(err).Str("addr", s.addr).Msg("authentication failed")
 	select {
 	case <-time.After(s.srv.cfg.AuthFailureDelay):

@@ -133,7 +133,9 @@ func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
 	if g != nil {
 		g.add()
 	}
+	start := time.Now()
 	err := s.conn.Publish(s.ctx, m, func(err error) {
+		mConfirmLatency.Observe(time.Since(start).Seconds())
 		<-s.inflight
 		defer s.pending.Done()
 		if err != nil {

@@ -20,6 +20,8 @@ func (s *session) readLoop() (closeReason, bool) {
 			return reasonPeerGone, false
 		}
 		s.seen()
+		s.bytesIn += int64(len(b))
+		s.mBytesIn.Add(float64(len(b)))
 		if err := s.parser.Feed(b, s.emit); err != nil {
 			if errors.Is(err, errStop) {
 				return s.stop, true
@@ -32,6 +34,8 @@ func (s *session) readLoop() (closeReason, bool) {
 // emit handles one parsed frame.
 func (s *session) emit(f *stomp.Frame) error {
 	s.log.Debug().Str("command", f.Command).Msg("frame")
+	s.framesIn++
+	frames.in[commandLabel(f.Command)].Inc()
 	if r := s.handle(f); r != nil {
 		s.stop = *r
 		return errStop

@@ -175,10 +175,12 @@ func (srv *Server) add(s *session) bool {
 	}
 	srv.sessions[s] = struct{}{}
 	srv.wg.Add(1)
+	mSessions.WithLabelValues(s.t.name(), s.versionLabel).Inc()
 	return true
 }
 
 func (srv *Server) remove(s *session) {
+	mSessions.WithLabelValues(s.t.name(), s.versionLabel).Dec()
 	srv.mu.Lock()
 	delete(srv.sessions, s)
 	srv.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/stomp-gateway/stomp-gateway/auth"
@@ -61,6 +62,11 @@ type session struct {
 	subs map[string]*subscription
 	seq  uint64
 
+	// Counters for the end-of-session log line.
+	framesIn, bytesIn   int64 // reader-owned
+	framesOut, bytesOut atomic.Int64
+	versionLabel        string // the sessions gauge's version label; reader-owned after start
+
 	wmu      sync.Mutex // guards the outbound queue and closing
 	outq     []outItem
 	outBytes int
@@ -71,6 +77,8 @@ type session struct {
 	closed   chan struct{} // closed when the close handshake was sent
 	ctx      context.Context
 	cancel   context.CancelFunc
+
+	mBytesIn, mBytesOut prometheus.Counter // this transport's children
 }
 
 func newSession(srv *Server, t transport, maxVersion stomp.Version) *session {
@@ -87,8 +95,10 @@ func newSession(srv *Server, t transport, maxVersion stomp.Version) *session {
 		closed:     make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mBytesIn, s.mBytesOut = mBytesIn.WithLabelValues(t.name()), mBytesOut.WithLabelValues(t.name())
 	s.log = srv.log.With().Str("session", s.id).Str("transport", t.name()).Str("remote", t.remoteAddr()).Logger()
 	s.version.Store(int32(stomp.V10))
+	s.versionLabel = "none"
 	s.lastRead.Store(now.UnixNano())
 	s.lastWrite.Store(now.UnixNano())
 	s.lastPing.Store(now.UnixNano())
@@ -130,6 +140,8 @@ func (s *session) run() {
 	s.logEnd()
 }
 
+// logEnd writes the one line per session an operator reads, and counts
+// the ending.
 func (s *session) logEnd() {
 	s.wmu.Lock()
 	r, werr := *s.closing, s.writeErr
@@ -145,5 +157,18 @@ func (s *session) logEnd() {
 	if werr != nil {
 		ev = ev.AnErr("write_error", werr)
 	}
-	ev.Str("reason", reason).Dur("duration", time.Since(s.started)).Msg("session ended")
+	mDisconnects.WithLabelValues(reason).Inc()
+	switch reason {
+	case reasonTokenExpired.message:
+		mAuthFailures.WithLabelValues("token_expired").Inc()
+	case reasonSlowConsumer.message:
+		mSlowConsumers.Inc()
+	}
+	ev.Str("reason", reason).
+		Str("user", s.ident.User).
+		Str("version", s.versionLabel).
+		Dur("duration", time.Since(s.started)).
+		Int64("frames_in", s.framesIn).Int64("frames_out", s.framesOut.Load()).
+		Int64("bytes_in", s.bytesIn).Int64("bytes_out", s.bytesOut.Load()).
+		Msg("session ended")
 }

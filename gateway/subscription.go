@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stomp-gateway/stomp-gateway/auth"
@@ -164,8 +165,10 @@ func (s *session) onAck(f *stomp.Frame) *closeReason {
 	}
 	var err error
 	if f.Command == stomp.CmdNack {
+		mNacks.Inc()
 		err = s.conn.Nack(subID, tag, multiple, f.Get("requeue") != "false")
 	} else {
+		mAcks.Inc()
 		err = s.conn.Ack(subID, tag, multiple)
 	}
 	if err != nil {
@@ -266,7 +269,8 @@ func (s *session) Deliver(d *broker.Delivery) {
 	} else {
 		t = encodeTail(d, v)
 	}
-	s.enqueue(outItem{b: hb, tail: t.b, binary: !t.text || !utf8.Valid(hb), message: true})
+	mDeliveries.Inc()
+	s.enqueue(outItem{b: hb, tail: t.b, binary: !t.text || !utf8.Valid(hb), message: true, cmd: stomp.CmdMessage, queued: time.Now().UnixNano()})
 }
 
 // messageTail is the part of a MESSAGE frame common to all subscribers.

@@ -35,12 +35,14 @@ type outItem struct {
 	tail    []byte
 	binary  bool // not valid UTF-8: a binary WebSocket message
 	message bool // a MESSAGE: never written after the credentials expire
+	cmd     string
+	queued  int64 // unix ns a MESSAGE was queued, for the delivery latency
 }
 
 func (it outItem) size() int { return len(it.b) + len(it.tail) }
 
 // frameItem is an item for one encoded frame.
-func frameItem(b []byte) outItem { return outItem{b: b, binary: !utf8.Valid(b)} }
+func frameItem(cmd string, b []byte) outItem { return outItem{b: b, binary: !utf8.Valid(b), cmd: cmd} }
 
 // enqueue queues one item for the client and makes sure a flusher runs.
 func (s *session) enqueue(it outItem) {
@@ -56,12 +58,13 @@ func (s *session) enqueue(it outItem) {
 	}
 	s.outq = append(s.outq, it)
 	s.outBytes += it.size()
+	outboundBytes.Add(int64(it.size()))
 	s.kickLocked()
 }
 
 // sendFrame encodes f for the session's version and queues it.
 func (s *session) sendFrame(f *stomp.Frame) {
-	s.enqueue(frameItem(stomp.AppendFrame(nil, f, s.protocol())))
+	s.enqueue(frameItem(f.Command, stomp.AppendFrame(nil, f, s.protocol())))
 }
 
 func (s *session) sendReceipt(id string) {
@@ -99,6 +102,7 @@ func (s *session) flush() {
 			return
 		}
 		batch, s.outq = s.outq, batch[:0]
+		outboundBytes.Add(-int64(s.outBytes))
 		s.outBytes = 0
 		s.wmu.Unlock()
 
@@ -110,14 +114,36 @@ func (s *session) flush() {
 			if err := s.write(it); err != nil {
 				s.closeWith(reasonPeerGone)
 				s.wmu.Lock()
+				outboundBytes.Add(-int64(s.outBytes))
 				s.outq, s.outBytes = nil, 0
 				s.writeErr = err
 				s.wmu.Unlock()
 				break
 			}
+			s.wrote(it)
 			batch[i] = outItem{}
 		}
 		s.lastWrite.Store(time.Now().UnixNano())
+	}
+}
+
+// wrote counts a written item.
+func (s *session) wrote(it outItem) {
+	n := it.size()
+	if it.kind == outHeartbeat {
+		n = 1
+	}
+	s.bytesOut.Add(int64(n))
+	s.mBytesOut.Add(float64(n))
+	if it.kind != outFrame {
+		return
+	}
+	s.framesOut.Add(1)
+	if c := frames.out[it.cmd]; c != nil {
+		c.Inc()
+	}
+	if it.queued != 0 {
+		mDeliveryLatency.Observe(float64(time.Now().UnixNano()-it.queued) / 1e9)
 	}
 }
 
@@ -150,10 +176,15 @@ func (s *session) closeWith(r closeReason) {
 	s.closing = &r
 	close(s.done)
 	if r.dropQueued {
+		outboundBytes.Add(-int64(s.outBytes))
 		s.outq, s.outBytes = nil, 0
 	}
 	if r.message != "" {
-		s.outq = append(s.outq, frameItem(stomp.AppendFrame(nil, errorFrame(r), s.protocol())))
+		mErrors.WithLabelValues(r.message).Inc()
+		it := frameItem(stomp.CmdError, stomp.AppendFrame(nil, errorFrame(r), s.protocol()))
+		s.outq = append(s.outq, it)
+		s.outBytes += it.size()
+		outboundBytes.Add(int64(it.size()))
 	}
 	s.kickLocked()
 }

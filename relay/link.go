@@ -63,7 +63,8 @@ func newLink(r *Relay, vhost string, n int) *link {
 func (l *link) run(n int) {
 	defer close(l.done)
 	delay := l.r.cfg.ReconnectMin
-	next := n // spread the links of a node over the cluster's URLs
+	next := n     // spread the links of a node over the cluster's URLs
+	lost := false // a connection was up and went away
 	for {
 		conn, err := l.r.dial(l.vhost, next)
 		next++
@@ -78,6 +79,10 @@ func (l *link) run(n int) {
 			continue
 		}
 		delay = l.r.cfg.ReconnectMin
+		if lost {
+			mReconnects.Inc()
+			lost = false
+		}
 		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
 		blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 		l.attach(conn)
@@ -90,6 +95,7 @@ func (l *link) run(n int) {
 				l.pub.setBlocked(b.Active)
 			case err := <-closed:
 				l.log.Warn().Err(err).Msg("AMQP connection lost")
+				lost = true
 				break watch
 			case <-l.quit:
 				l.detach()

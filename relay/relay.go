@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/rs/zerolog"
@@ -233,4 +234,38 @@ func (r *Relay) checkExchange(ctx context.Context, l *link, name string) error {
 	r.exchanges[key] = true
 	r.mu.Unlock()
 	return nil
+}
+
+// Drain waits until every publish handed to the relay has been confirmed
+// or has failed, or ctx ends: on shutdown nothing a client sent is left
+// unconfirmed when the AMQP connections close.
+func (r *Relay) Drain(ctx context.Context) error {
+	for {
+		if r.unconfirmed() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d publishes still unconfirmed: %w", r.unconfirmed(), ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func (r *Relay) unconfirmed() int {
+	r.mu.Lock()
+	pools := make([]*pool, 0, len(r.pools))
+	for _, p := range r.pools {
+		pools = append(pools, p)
+	}
+	r.mu.Unlock()
+	n := 0
+	for _, p := range pools {
+		for _, l := range p.links {
+			l.pub.pend.Lock()
+			n += len(l.pub.pending) + len(l.pub.retry)
+			l.pub.pend.Unlock()
+		}
+	}
+	return n
 }

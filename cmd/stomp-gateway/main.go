@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/stomp-gateway/stomp-gateway/auth"
@@ -36,9 +37,12 @@ const prefix = "STOMP_GATEWAY"
 type config struct {
 	LogLevel        string        `envconfig:"LOG_LEVEL" default:"info" desc:"log level: debug, info, warn or error"`
 	LogFormat       string        `envconfig:"LOG_FORMAT" default:"auto" desc:"log format: json, console, or auto (console on a terminal, JSON otherwise)"`
-	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"how long SIGTERM waits for sessions to close before exiting"`
+	ShutdownTimeout time.Duration `envconfig:"SHUTDOWN_TIMEOUT" default:"30s" desc:"after the drain delay, how long SIGTERM waits for sessions to close and publisher confirms to arrive before exiting"`
 	Demo            bool          `envconfig:"DEMO" default:"false" desc:"serve the chat room demo at / on the WebSocket listener (and, on the embedded broker, run its backend in-process)"`
 	DemoDir         string        `envconfig:"DEMO_DIR" default:"examples/chat" desc:"folder of the chat demo (its web/ and the npm-installed @stomp/stompjs)"`
+	AdminListen     string        `envconfig:"ADMIN_LISTEN" default:":15675" desc:"address of the admin listener (/metrics, /healthz, /readyz, pprof), apart from client traffic; empty turns it off"`
+	PProf           bool          `envconfig:"PPROF" default:"false" desc:"serve net/http/pprof on the admin listener"`
+	DrainDelay      time.Duration `envconfig:"DRAIN_DELAY" default:"5s" desc:"on SIGTERM, how long /readyz reports not ready before the gateway stops accepting, so the load balancer stops sending new clients first"`
 	TLSCertFile     string        `envconfig:"TLS_CERT_FILE" default:"" desc:"PEM certificate (chain) for TLS on the listener; with TLS_KEY_FILE the gateway serves wss://"`
 	TLSKeyFile      string        `envconfig:"TLS_KEY_FILE" default:"" desc:"PEM private key for TLS_CERT_FILE"`
 }
@@ -111,6 +115,26 @@ func run(args []string, stdout io.Writer) error {
 			defer be.Close()
 		}
 	}
+	adm := &admin{broker: b}
+	if cfg.AdminListen != "" {
+		var extra []prometheus.Collector
+		if r, ok := b.(*relay.Relay); ok {
+			extra = r.Collectors()
+		}
+		h, err := adm.handler(cfg.PProf, extra)
+		if err != nil {
+			return err
+		}
+		aln, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			return err
+		}
+		as := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = as.Serve(aln) }()
+		defer as.Close()
+		log.Info().Str("listen", aln.Addr().String()).Bool("pprof", cfg.PProf).Msg("admin listener (/metrics, /healthz, /readyz)")
+	}
+
 	tlsCfg, err := loadTLS(cfg)
 	if err != nil {
 		return err
@@ -154,16 +178,32 @@ wait:
 		}
 	}
 
+	drain(log, adm, cfg, hs, gw, b)
+	return nil
+}
+
+// drain is the ordered shutdown: not ready, wait for the load balancer,
+// stop accepting, tell every session (ERROR server shutting down, close
+// 1001) and wait for them, wait for outstanding publisher confirms; the
+// AMQP connections close after (deferred in run).
+func drain(log zerolog.Logger, adm *admin, cfg config, hs *http.Server, gw *gateway.Server, b broker.Broker) {
+	adm.draining.Store(true)
+	log.Info().Dur("delay", cfg.DrainDelay).Msg("draining: /readyz reports not ready")
+	time.Sleep(cfg.DrainDelay)
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	// Stop accepting first, then close every session; http.Server.Shutdown
-	// does not wait for hijacked WebSocket connections, gw.Shutdown does.
+	// http.Server.Shutdown stops accepting but does not wait for hijacked
+	// WebSocket connections; gw.Shutdown does, and closes TCP listeners.
 	_ = hs.Shutdown(ctx)
 	if err := gw.Shutdown(ctx); err != nil {
 		log.Warn().Err(err).Int("sessions", gw.Sessions()).Msg("sessions still open at the shutdown deadline")
 	}
+	if d, ok := b.(interface{ Drain(context.Context) error }); ok {
+		if err := d.Drain(ctx); err != nil {
+			log.Warn().Err(err).Msg("publisher confirms still outstanding at the shutdown deadline")
+		}
+	}
 	log.Info().Msg("stopped")
-	return nil
 }
 
 // loadTLS reads the certificate when TLS is configured (nil otherwise).

@@ -106,7 +106,7 @@ func TestSIGTERMTellsSessionsAndExitsCleanly(t *testing.T) {
 	bin := buildBinary(t)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "STOMP_GATEWAY_LISTEN="+addr, "STOMP_GATEWAY_LOG_FORMAT=json", "STOMP_GATEWAY_AMQP_URL=", "STOMP_GATEWAY_AUTH=none")
+	cmd.Env = append(os.Environ(), "STOMP_GATEWAY_LISTEN="+addr, "STOMP_GATEWAY_LOG_FORMAT=json", "STOMP_GATEWAY_AMQP_URL=", "STOMP_GATEWAY_AUTH=none", "STOMP_GATEWAY_ADMIN_LISTEN=127.0.0.1:0", "STOMP_GATEWAY_DRAIN_DELAY=0s")
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

@@ -51,7 +51,8 @@ func startProcess(t *testing.T, bin string, env ...string) *gatewayProcess {
 	t.Helper()
 	p := &gatewayProcess{addr: freeAddr(t), logs: &lockedBuffer{}}
 	p.cmd = exec.Command(bin)
-	p.cmd.Env = append(os.Environ(), append([]string{"STOMP_GATEWAY_LISTEN=" + p.addr, "STOMP_GATEWAY_LOG_FORMAT=json", "STOMP_GATEWAY_AMQP_URL="}, env...)...)
+	p.cmd.Env = append(os.Environ(), append([]string{"STOMP_GATEWAY_LISTEN=" + p.addr, "STOMP_GATEWAY_LOG_FORMAT=json", "STOMP_GATEWAY_AMQP_URL=",
+		"STOMP_GATEWAY_ADMIN_LISTEN=127.0.0.1:0", "STOMP_GATEWAY_DRAIN_DELAY=0s"}, env...)...)
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ const connectFrame = "CONNECT\naccept-version:1.2\nhost:/\n\n\x00"
 func TestNoAuthMustBeChosenExplicitlyAndIsLoggedAsAWarning(t *testing.T) {
 	bin := buildBinary(t)
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "STOMP_GATEWAY_AUTH=", "STOMP_GATEWAY_AMQP_URL=", "STOMP_GATEWAY_LISTEN="+freeAddr(t))
+	cmd.Env = append(os.Environ(), "STOMP_GATEWAY_AUTH=", "STOMP_GATEWAY_AMQP_URL=", "STOMP_GATEWAY_LISTEN="+freeAddr(t), "STOMP_GATEWAY_ADMIN_LISTEN=")
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "STOMP_GATEWAY_AUTH") {
 		t.Fatalf("started without an auth backend: %v\n%s", err, out)
