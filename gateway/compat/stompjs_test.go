@@ -1,0 +1,231 @@
+//go:build unix
+
+package compat_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
+	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+	"github.com/stomp-gateway/stomp-gateway/relay/memory"
+	"github.com/stomp-gateway/stomp-gateway/relay/relaytest"
+)
+
+// stompJSDir holds the Node project of the @stomp/stompjs client test; its
+// node_modules come from `npm ci --prefix gateway/compat/testdata/stompjs`,
+// which `make test` runs.
+const stompJSDir = "testdata/stompjs"
+
+// TestStompJS runs testdata/stompjs/client.test.mjs, the @stomp/stompjs
+// client (on the ws package) under node's test runner, against a gateway
+// on RabbitMQ and against one on the embedded broker.
+//
+// Without node or the installed packages it skips, loudly; with CI or
+// STOMP_GATEWAY_REQUIRE_CLIENT_TESTS set it fails instead, so a CI run can
+// never pass without it.
+func TestStompJS(t *testing.T) {
+	t.Parallel()
+	node := requireStompJS(t)
+
+	t.Run("rabbitmq", func(t *testing.T) {
+		t.Parallel()
+		rb := relaytest.Require(t)
+		n := relaytest.StartNodeWith(t, config())
+		ch := rb.Channel()
+		amq, reply := rb.Name("amq"), rb.Name("reply")
+		for _, q := range []string{amq, reply} {
+			if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
+				t.Fatal(err)
+			}
+			rb.DeleteQueue(q)
+		}
+		declared := filepath.Join(t.TempDir(), "declared")
+		// Delete what the script made the gateway declare, even when it
+		// failed midway (it records each name before using it).
+		t.Cleanup(func() { deleteDeclared(t, rb, declared) })
+		runStompJS(t, node, "rabbitmq", n.Srv.WSURL, rb.Prefix, amq, reply, declared)
+	})
+
+	t.Run("memory", func(t *testing.T) {
+		t.Parallel()
+		b := memory.New()
+		t.Cleanup(func() { b.Close() })
+		srv := gatewaytest.Start(t, b, config())
+		prefix := uniquePrefix()
+		amq, reply := prefix+"amq", prefix+"reply"
+		// The embedded broker has no other way in: a /queue SUBSCRIBE
+		// declares the queues.
+		c := gatewaytest.Connected(t, srv.WSURL)
+		for _, q := range []string{amq, reply} {
+			c.Subscribe(q, "/queue/"+q)
+			c.Send(stomp.CmdUnsubscribe, "id:"+q)
+		}
+		c.Send(stomp.CmdDisconnect, "receipt:bye")
+		c.Expect(stomp.CmdReceipt)
+		runStompJS(t, node, "memory", srv.WSURL, prefix, amq, reply, "")
+	})
+}
+
+// runStompJS runs the Node test file against the gateway at url.
+func runStompJS(t *testing.T, node, brokerName, url, prefix, amqQueue, replyQueue, declared string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "client.test.mjs")
+	cmd.Dir = stompJSDir
+	cmd.Env = append(os.Environ(),
+		"GATEWAY_URL="+url, "PREFIX="+prefix, "AMQ_QUEUE="+amqQueue, "REPLY_QUEUE="+replyQueue,
+		"DECLARED="+declared, "BROKER="+brokerName, "NO_COLOR=1")
+	// node --test runs the file in a child process: on timeout, kill the
+	// whole process group, not just the runner.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// Stop waiting for the output pipes shortly after the process ends
+	// even if a stray grandchild still holds them.
+	cmd.WaitDelay = 5 * time.Second
+	out := &testLogWriter{t: t, prefix: "node: "}
+	cmd.Stdout = out
+	cmd.Stderr = out
+
+	start := time.Now()
+	err := cmd.Run() // returns only after the output is copied: nothing logs after the test
+	out.flush()
+	if ctx.Err() != nil {
+		t.Fatalf("node --test did not finish within %v (killed): %v\n%s", time.Since(start).Round(time.Millisecond), err, out.all())
+	}
+	if err != nil {
+		t.Fatalf("node --test %s on the %s broker failed: %v\n%s", filepath.Join(stompJSDir, "client.test.mjs"), brokerName, err, out.all())
+	}
+}
+
+// deleteDeclared deletes the durable queues the script listed in file:
+// /queue queues and durable topic subscriptions' queues, all under the
+// test's prefix.
+func deleteDeclared(t *testing.T, rb *relaytest.Rabbit, file string) {
+	f, err := os.Open(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	ch, err := rb.Conn.Channel()
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer ch.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var q string
+		switch fields := strings.Fields(sc.Text()); {
+		case len(fields) == 2 && fields[0] == "queue" && strings.HasPrefix(fields[1], rb.Prefix):
+			q = fields[1]
+		case len(fields) == 3 && fields[0] == "durable-subscription" && strings.HasPrefix(fields[1], rb.Prefix):
+			q = broker.SubscriptionQueueName(fields[1], fields[2])
+		default:
+			t.Errorf("%s: cannot delete %q: want \"queue %sNAME\" or \"durable-subscription %sKEY ID\"", file, sc.Text(), rb.Prefix, rb.Prefix)
+			continue
+		}
+		if _, err := ch.QueueDelete(q, false, false, false); err != nil {
+			t.Errorf("delete queue %s: %v", q, err)
+			return // the channel is closed
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Error(err)
+	}
+}
+
+// uniquePrefix is a name prefix unique to one run, as relaytest's.
+func uniquePrefix() string {
+	return "sgtest." + strings.ToLower(rand.Text()[:8]) + "."
+}
+
+// requireStompJS returns the path of node, or skips (fails under CI or
+// STOMP_GATEWAY_REQUIRE_CLIENT_TESTS) when node or the client packages
+// are missing.
+func requireStompJS(t *testing.T) string {
+	t.Helper()
+	const hint = "run `make test`, which installs the client packages (npm ci --prefix gateway/compat/testdata/stompjs) before go test"
+	missing := func(what string) {
+		t.Helper()
+		if os.Getenv("CI") != "" || os.Getenv("STOMP_GATEWAY_REQUIRE_CLIENT_TESTS") != "" {
+			t.Fatalf("stompjs client test cannot run: %s; %s", what, hint)
+		}
+		t.Skipf("SKIPPED stompjs client test: %s; %s (with CI or STOMP_GATEWAY_REQUIRE_CLIENT_TESTS set this fails instead)", what, hint)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node (Node.js 20 or later) is not on PATH")
+	}
+	for _, pkg := range []string{"@stomp/stompjs", "ws"} {
+		p := filepath.Join(stompJSDir, "node_modules", filepath.FromSlash(pkg), "package.json")
+		if _, err := os.Stat(p); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				missing(p + " is missing")
+			} else {
+				missing(err.Error())
+			}
+		}
+	}
+	return node
+}
+
+// testLogWriter sends what a child process prints to t.Log line by line as
+// it comes, and keeps all of it for the failure message.
+type testLogWriter struct {
+	t      *testing.T
+	prefix string
+
+	mu      sync.Mutex
+	partial []byte
+	buf     bytes.Buffer
+}
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		w.t.Log(w.prefix + strings.TrimRight(string(w.partial[:i]), "\r"))
+		w.partial = w.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+// flush logs an unterminated last line.
+func (w *testLogWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.partial) > 0 {
+		w.t.Log(w.prefix + string(w.partial))
+		w.partial = nil
+	}
+}
+
+func (w *testLogWriter) all() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
