@@ -3,7 +3,8 @@
 SHELL     := bash
 GO        ?= go
 BIN       := bin/stomp-gateway
-STOMPJS   := gateway/testdata/stompjs
+STOMPJS   := gateway/compat/testdata/stompjs
+CHAT      := examples/chat
 FUZZTIME  ?= 10s
 
 .DEFAULT_GOAL := help
@@ -17,11 +18,11 @@ build: ## build bin/stomp-gateway
 	$(GO) build -trimpath -o $(BIN) ./cmd/stomp-gateway
 
 .PHONY: run
-run: build ## run the gateway on :15674 with the embedded broker (unless STOMP_GATEWAY_AMQP_URL is set), the demo page at / and no authentication (unless STOMP_GATEWAY_AUTH is set)
+run: build chat-deps ## run the gateway on :15674 with the embedded broker (unless STOMP_GATEWAY_AMQP_URL is set), the demo page at / and no authentication (unless STOMP_GATEWAY_AUTH is set)
 	STOMP_GATEWAY_DEMO=$${STOMP_GATEWAY_DEMO:-true} STOMP_GATEWAY_AUTH=$${STOMP_GATEWAY_AUTH-none} ./$(BIN)
 
 .PHONY: test
-test: vet client-deps rabbitmq ## vet, every unit, integration (real RabbitMQ) and client test with -race, and a short fuzz run
+test: vet client-deps chat-deps browser-deps rabbitmq ## vet, every unit, integration (real RabbitMQ) and client test with -race, and a short fuzz run
 	STOMP_GATEWAY_REQUIRE_CLIENT_TESTS=1 $(GO) test -race -count=1 -timeout 8m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
@@ -43,15 +44,24 @@ rabbitmq: ## start the local RabbitMQ for the integration tests when it is insta
 	if [ -n "$$CI" ]; then echo "ERROR: RabbitMQ is not reachable on 127.0.0.1:5672 and could not be started (apt-get install rabbitmq-server)"; exit 1; fi; \
 	echo "WARNING: RabbitMQ is not reachable on 127.0.0.1:5672: the relay integration tests will be SKIPPED (they fail under CI)"
 
-# The third-party client tests drive @stomp/stompjs from Node; npm installs
-# it (pinned by package-lock.json) into the ignored node_modules folder.
-.PHONY: client-deps
+# The third-party client tests drive @stomp/stompjs from Node, and the chat
+# page serves it to browsers; npm installs both (pinned by package-lock.json)
+# into ignored node_modules folders.
+.PHONY: client-deps chat-deps
 client-deps: $(STOMPJS)/node_modules/.installed
+chat-deps: $(CHAT)/node_modules/.installed
 
-$(STOMPJS)/node_modules/.installed: $(STOMPJS)/package.json $(STOMPJS)/package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed for the client tests (apt-get install nodejs npm)"; exit 1; }
-	npm ci --prefix $(STOMPJS) --no-audit --no-fund
+%/node_modules/.installed: %/package.json %/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed (apt-get install nodejs npm)"; exit 1; }
+	npm ci --prefix $* --no-audit --no-fund
 	@touch $@
+
+# The chat room's browser test drives Debian's Chromium with playwright-core.
+.PHONY: browser-deps
+browser-deps:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		echo "installing Chromium for the browser test (apt-get install chromium)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 .PHONY: fuzz
 fuzz: ## fuzz the STOMP parser for FUZZTIME (default 10s)
@@ -74,4 +84,4 @@ docs: ## regenerate the README's configuration table from the config structs
 
 .PHONY: clean
 clean: ## remove build output and installed client dependencies
-	rm -rf bin $(STOMPJS)/node_modules
+	rm -rf bin $(STOMPJS)/node_modules $(CHAT)/node_modules $(CHAT)/test-output
