@@ -399,3 +399,33 @@ func TestIdleSessionIsClosedWhenItsTokenExpires(t *testing.T) {
 		t.Fatalf("closed %v after exp", late)
 	}
 }
+
+func TestOneLogLinePerSessionEndWithItsNumbers(t *testing.T) {
+	t.Parallel()
+	s := startAuthServer(t, "")
+	c := s.login(t, "alice", "wonderland")
+	c.Subscribe("s", "/topic/log")
+	c.Publish("/topic/log", "hello")
+	c.Expect(stomp.CmdMessage)
+	c.Send(stomp.CmdDisconnect, "receipt:bye")
+	c.Expect(stomp.CmdReceipt)
+	c.ExpectClose()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, line := range strings.Split(s.logs.String(), "\n") {
+			if !strings.Contains(line, `"session ended"`) || !strings.Contains(line, `"user":"alice"`) {
+				continue
+			}
+			for _, field := range []string{`"transport":"ws"`, `"version":"1.2"`, `"duration":`, `"frames_in":4`, `"frames_out":5`, `"bytes_in":`, `"bytes_out":`, `"reason":"client disconnected"`} {
+				if !strings.Contains(line, field) {
+					t.Errorf("session end line lacks %s: %s", field, line)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no session end line:\n%s", s.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

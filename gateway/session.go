@@ -165,7 +165,6 @@ func (s *session) logEnd() {
 		mSlowConsumers.Inc()
 	}
 	ev.Str("reason", reason).
-		Str("user", s.ident.User).
 		Str("version", s.versionLabel).
 		Dur("duration", time.Since(s.started)).
 		Int64("frames_in", s.framesIn).Int64("frames_out", s.framesOut.Load()).

@@ -199,3 +199,34 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+func TestSTOMPOverTCPWithTLS(t *testing.T) {
+	bin := buildBinary(t)
+	certFile, keyFile, pool := selfSigned(t)
+	tcpAddr := freeAddr(t)
+	startProcess(t, bin, "STOMP_GATEWAY_AUTH=none", "STOMP_GATEWAY_TCP_LISTEN="+tcpAddr,
+		"STOMP_GATEWAY_TLS_CERT_FILE="+certFile, "STOMP_GATEWAY_TLS_KEY_FILE="+keyFile)
+	var conn *tls.Conn
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var err error
+		conn, err = tls.Dial("tcp", tcpAddr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(connectFrame)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 512)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "CONNECTED\n") {
+		t.Fatalf("got %q, %v", buf[:n], err)
+	}
+}
