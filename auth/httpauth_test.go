@@ -298,7 +298,7 @@ func TestHTTPCachesAllowNoLongerThanTheIdentityExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := id.Expires.Sub(time.Now()); d <= 0 || d > 300*time.Millisecond {
+	if d := time.Until(id.Expires); d <= 0 || d > 300*time.Millisecond {
 		t.Errorf("Expires in %v, want within 300ms", d)
 	}
 	waitFor(t, 5*time.Second, "the identity's expiry to end its caching", func() bool {

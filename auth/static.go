@@ -114,16 +114,22 @@ func (s *Static) watch(every time.Duration) {
 	defer close(s.done)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// A change is loaded once the file has looked the same for a whole
+	// poll, so a file caught half-written (truncated, then written) is not
+	// taken for the new users.
+	var pending fileStamp
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
 		}
+		cur := stampOf(s.path)
 		s.loadMu.Lock()
-		changed := stampOf(s.path) != s.seen
+		changed := cur != s.seen
 		s.loadMu.Unlock()
-		if !changed {
+		if !changed || cur != pending {
+			pending = cur
 			continue
 		}
 		if err := s.load(); err != nil {

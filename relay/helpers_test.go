@@ -8,8 +8,7 @@ import (
 
 // Short names for the shared RabbitMQ test support.
 type (
-	rabbit = relaytest.Rabbit
-	node   = relaytest.Node
+	node = relaytest.Node
 )
 
 var (
