@@ -35,7 +35,7 @@ func URL() string {
 // Rabbit is a test's plain AMQP view of the broker: it checks what the
 // gateway did from the other side and removes what the test declared.
 type Rabbit struct {
-	T      *testing.T
+	T      testing.TB
 	Conn   *amqp.Connection
 	Prefix string
 }
@@ -43,7 +43,7 @@ type Rabbit struct {
 // Require connects to RabbitMQ. When it is unreachable the test
 // fails under CI (or STOMP_GATEWAY_REQUIRE_RABBITMQ) and skips loudly
 // otherwise.
-func Require(t *testing.T) *Rabbit {
+func Require(t testing.TB) *Rabbit {
 	t.Helper()
 	conn, err := amqp.Dial(URL())
 	if err != nil {
@@ -150,7 +150,7 @@ func (r *Rabbit) Publish(exchange, key string, p amqp.Publishing) {
 }
 
 // Receive waits for one delivery.
-func Receive(t *testing.T, d <-chan amqp.Delivery) amqp.Delivery {
+func Receive(t testing.TB, d <-chan amqp.Delivery) amqp.Delivery {
 	t.Helper()
 	select {
 	case m := <-d:
@@ -163,7 +163,7 @@ func Receive(t *testing.T, d <-chan amqp.Delivery) amqp.Delivery {
 
 // NewRelay starts a relay against the test broker and waits until it is
 // ready.
-func NewRelay(t *testing.T, tweak ...func(*relay.Config)) *relay.Relay {
+func NewRelay(t testing.TB, tweak ...func(*relay.Config)) *relay.Relay {
 	t.Helper()
 	cfg := relay.Config{
 		URLs:          []string{URL()},
@@ -188,7 +188,7 @@ func NewRelay(t *testing.T, tweak ...func(*relay.Config)) *relay.Relay {
 }
 
 // WaitReady waits until r is connected.
-func WaitReady(t *testing.T, r *relay.Relay) {
+func WaitReady(t testing.TB, r *relay.Relay) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !r.Ready() {
@@ -206,20 +206,20 @@ type Node struct {
 }
 
 // StartNode starts a relay and a gateway on it.
-func StartNode(t *testing.T, tweak ...func(*relay.Config)) *Node {
+func StartNode(t testing.TB, tweak ...func(*relay.Config)) *Node {
 	t.Helper()
 	r := NewRelay(t, tweak...)
 	return &Node{Relay: r, Srv: gatewaytest.Start(t, r, gatewaytest.TestConfig())}
 }
 
 // Client connects a STOMP 1.2 client to the node.
-func (n *Node) Client(t *testing.T) *gatewaytest.Client {
+func (n *Node) Client(t testing.TB) *gatewaytest.Client {
 	t.Helper()
 	return gatewaytest.Connected(t, n.Srv.WSURL)
 }
 
 // StartNodeWith is StartNode with a gateway configuration.
-func StartNodeWith(t *testing.T, cfg gateway.Config) *Node {
+func StartNodeWith(t testing.TB, cfg gateway.Config) *Node {
 	t.Helper()
 	r := NewRelay(t)
 	return &Node{Relay: r, Srv: gatewaytest.Start(t, r, cfg)}
@@ -234,7 +234,7 @@ func Logger(t testing.TB) zerolog.Logger {
 // itself (restarts, alarms) use it.
 var ctlMu sync.Mutex
 
-func Rabbitmqctl(t *testing.T, args ...string) string {
+func Rabbitmqctl(t testing.TB, args ...string) string {
 	t.Helper()
 	ctlMu.Lock()
 	defer ctlMu.Unlock()
