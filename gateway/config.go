@@ -23,6 +23,7 @@ type Config struct {
 	MaxSubscriptions     int `envconfig:"MAX_SUBSCRIPTIONS" default:"256" desc:"most subscriptions one session may hold"`
 	MaxTransactions      int `envconfig:"MAX_TRANSACTIONS" default:"16" desc:"most open transactions per session"`
 	MaxTransactionFrames int `envconfig:"MAX_TRANSACTION_FRAMES" default:"1024" desc:"most frames buffered in one transaction"`
+	MaxTransactionBytes  int `envconfig:"MAX_TRANSACTION_BYTES" default:"16777216" desc:"most body bytes buffered in all open transactions of a session"`
 	MaxOutboundBytes     int `envconfig:"MAX_OUTBOUND_BYTES" default:"16777216" desc:"bytes queued for a client before it is closed as a slow consumer"`
 	MaxInflight          int `envconfig:"MAX_INFLIGHT_PUBLISHES" default:"512" desc:"unconfirmed SENDs per session before the gateway stops reading from it"`
 	DefaultPrefetch      int `envconfig:"DEFAULT_PREFETCH" default:"1000" desc:"prefetch for client-ack subscriptions without a prefetch-count header; 0 is unlimited"`
@@ -53,6 +54,7 @@ func DefaultConfig() Config {
 		MaxSubscriptions:     256,
 		MaxTransactions:      16,
 		MaxTransactionFrames: 1024,
+		MaxTransactionBytes:  16 << 20,
 		MaxOutboundBytes:     16 << 20,
 		MaxInflight:          512,
 		DefaultPrefetch:      1000,

@@ -40,6 +40,8 @@ func TestBadInputGetsAnErrorAndACloseWhileOthersAreServed(t *testing.T) {
 		{"header line without colon", true, []string{"SEND\ndestination\n\n\x00"}, "malformed frame", websocket.CloseProtocolError},
 		{"oversize frame", true, []string{"SEND\ndestination:/queue/q\n\n" + strings.Repeat("x", 5000) + "\x00"}, "frame too large", websocket.CloseMessageTooBig},
 		{"oversize frame before CONNECT", false, []string{"CONNECT\nx:" + strings.Repeat("x", 70000)}, "frame too large", websocket.CloseMessageTooBig},
+		{"server command from a client", false, []string{"MESSAGE\n\n\x00"}, "Illegal command", websocket.CloseProtocolError},
+		{"server command after CONNECT", true, []string{"RECEIPT\nreceipt-id:x\n\n\x00"}, "Bad command", websocket.CloseProtocolError},
 		{"frame before CONNECT", false, []string{"SEND\ndestination:/queue/q\n\n\x00"}, "Illegal command", websocket.CloseProtocolError},
 		{"second CONNECT", true, []string{string(connect)}, "Illegal command", websocket.CloseProtocolError},
 		{"unknown ack id", true, []string{"ACK\nid:T_x@@session-nope@@1\n\n\x00"}, "Unknown ack id", websocket.CloseProtocolError},

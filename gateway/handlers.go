@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
@@ -181,7 +183,9 @@ func (s *session) onDisconnect(f *stomp.Frame) *closeReason {
 	case <-confirmed:
 	case <-s.done:
 	case <-time.After(s.srv.cfg.WriteTimeout):
+		// A RECEIPT now would promise what the broker has not confirmed.
 		s.log.Warn().Msg("DISCONNECT: publishes still unconfirmed")
+		return &closeReason{message: "unconfirmed", body: "Earlier SENDs were not confirmed by the broker in time; they may or may not have been delivered.", code: websocket.CloseTryAgainLater}
 	}
 	if id, ok := f.Lookup(stomp.HdrReceipt); ok {
 		s.sendReceipt(id)

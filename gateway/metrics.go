@@ -74,16 +74,14 @@ func Collectors() []prometheus.Collector {
 	}
 }
 
-// commandLabel keeps the command label's values to the STOMP commands, so
-// a client sending junk cannot grow the metric without bound.
-func commandLabel(cmd string) string {
-	switch cmd {
-	case stomp.CmdConnect, stomp.CmdStomp, stomp.CmdSend, stomp.CmdSubscribe, stomp.CmdUnsubscribe,
-		stomp.CmdAck, stomp.CmdNack, stomp.CmdBegin, stomp.CmdCommit, stomp.CmdAbort, stomp.CmdDisconnect,
-		stomp.CmdConnected, stomp.CmdMessage, stomp.CmdReceipt, stomp.CmdError:
-		return cmd
+// frameIn is the counter for an inbound frame: client commands have their
+// own, anything else a client sends (junk, server commands) is "other",
+// so no client can grow the metric.
+func frameIn(cmd string) prometheus.Counter {
+	if c := frames.in[cmd]; c != nil {
+		return c
 	}
-	return "other"
+	return frames.in["other"]
 }
 
 // frameCounter holds the counters for one command, looked up once.

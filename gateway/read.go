@@ -35,7 +35,7 @@ func (s *session) readLoop() (closeReason, bool) {
 func (s *session) emit(f *stomp.Frame) error {
 	s.log.Debug().Str("command", f.Command).Msg("frame")
 	s.framesIn++
-	frames.in[commandLabel(f.Command)].Inc()
+	frameIn(f.Command).Inc()
 	if r := s.handle(f); r != nil {
 		s.stop = *r
 		return errStop

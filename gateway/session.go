@@ -40,6 +40,7 @@ type session struct {
 	upgrade auth.Credentials // credentials from the WebSocket upgrade
 	ident   auth.Identity
 	txs     map[string]*transaction
+	txBytes int         // body bytes buffered in txs
 	stop    closeReason // why the reader stopped, when a handler said so
 
 	// Read by the shared ticker and writers.

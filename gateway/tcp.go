@@ -65,6 +65,7 @@ func (t *tcpTransport) goodbye(_ int, _ string, deadline time.Time) {
 func (t *tcpTransport) close()             { _ = t.c.Close() }
 func (t *tcpTransport) remoteAddr() string { return t.c.RemoteAddr().String() }
 func (t *tcpTransport) name() string       { return "tcp" }
+func (t *tcpTransport) pings() bool        { return false }
 
 // ServeTCP runs STOMP over TCP (or TLS, when ln is a TLS listener) until
 // ln fails or Shutdown closes it.

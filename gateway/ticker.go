@@ -88,7 +88,7 @@ func (s *session) tick(now, every int64) {
 			s.closeWith(reasonHeartbeat)
 			return
 		}
-	} else if p := int64(cfg.PingInterval); p > 0 && silent > 2*p+int64(cfg.WriteTimeout) {
+	} else if p := int64(cfg.PingInterval); p > 0 && s.t.pings() && silent > 2*p+int64(cfg.WriteTimeout) {
 		// No heart-beats agreed, and not even pongs for two pings.
 		s.closeWith(reasonHeartbeat)
 		return
@@ -97,7 +97,7 @@ func (s *session) tick(now, every int64) {
 		s.lastWrite.Store(now)
 		s.enqueue(outItem{kind: outHeartbeat})
 	}
-	if p := int64(cfg.PingInterval); p > 0 && now-s.lastPing.Load() >= p {
+	if p := int64(cfg.PingInterval); p > 0 && s.t.pings() && now-s.lastPing.Load() >= p {
 		s.lastPing.Store(now)
 		s.enqueue(outItem{kind: outPing})
 	}

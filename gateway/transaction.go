@@ -61,6 +61,10 @@ func (s *session) buffer(id string, f *stomp.Frame) *closeReason {
 	if len(tx.frames) >= s.srv.cfg.MaxTransactionFrames {
 		return protocolError("Transaction too large", fmt.Sprintf("A transaction may hold at most %d frames.", s.srv.cfg.MaxTransactionFrames))
 	}
+	if s.txBytes+len(f.Body) > s.srv.cfg.MaxTransactionBytes {
+		return protocolError("Transaction too large", fmt.Sprintf("Open transactions may hold at most %d bytes of bodies.", s.srv.cfg.MaxTransactionBytes))
+	}
+	s.txBytes += len(f.Body)
 	tx.frames = append(tx.frames, f)
 	return nil
 }
@@ -77,6 +81,7 @@ func (s *session) onCommit(f *stomp.Frame) *closeReason {
 		return unknownTx(id)
 	}
 	delete(s.txs, id)
+	s.txBytes -= tx.bytes()
 	g := &confirmGroup{}
 	if receipt, ok := f.Lookup(stomp.HdrReceipt); ok {
 		g.then = func() { s.sendReceipt(receipt) }
@@ -102,11 +107,22 @@ func (s *session) onAbort(f *stomp.Frame) *closeReason {
 	if r != nil {
 		return r
 	}
-	if s.txs[id] == nil {
+	tx := s.txs[id]
+	if tx == nil {
 		return unknownTx(id)
 	}
 	delete(s.txs, id)
+	s.txBytes -= tx.bytes()
 	return nil
+}
+
+// bytes is the body bytes tx buffers.
+func (tx *transaction) bytes() int {
+	n := 0
+	for _, f := range tx.frames {
+		n += len(f.Body)
+	}
+	return n
 }
 
 // confirmGroup runs then once every publish added to it is confirmed.

@@ -23,6 +23,8 @@ type transport interface {
 	writeHeartbeat(deadline time.Time) error
 	// ping sends a transport keep-alive where the transport has one.
 	ping(deadline time.Time) error
+	// pings reports whether ping does anything (and pongs come back).
+	pings() bool
 	// goodbye sends the close handshake with code and text (best effort)
 	// and bounds how long reads may still block, so the reader sees the
 	// peer's answer or gives up by deadline.
@@ -138,3 +140,4 @@ func (t *wsTransport) close() {
 
 func (t *wsTransport) remoteAddr() string { return t.c.RemoteAddr().String() }
 func (t *wsTransport) name() string       { return "ws" }
+func (t *wsTransport) pings() bool        { return true }

@@ -175,6 +175,9 @@ func (s *session) closeWith(r closeReason) {
 	}
 	s.closing = &r
 	close(s.done)
+	// Whatever the reader waits for on the broker's side (a publish held
+	// back by an alarm, a subscribe) gives up now.
+	s.cancel()
 	if r.dropQueued {
 		outboundBytes.Add(-int64(s.outBytes))
 		s.outq, s.outBytes = nil, 0
