@@ -35,7 +35,7 @@ type consumer struct {
 }
 
 func startConsumer(ctx context.Context, s *session, id string, pl plan) (*consumer, error) {
-	c := &consumer{s: s, id: id, pl: pl, l: s.p.pick()}
+	c := &consumer{s: s, id: id, pl: pl, l: s.p.pickConsumer()}
 	conn, err := c.l.connection(ctx)
 	if err != nil {
 		return nil, err
@@ -50,6 +50,8 @@ func startConsumer(ctx context.Context, s *session, id string, pl plan) (*consum
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.open(conn); err != nil {
+		// stopped, so a restore already waiting for c.mu does nothing.
+		c.stopped = true
 		c.l.unregister(c)
 		return nil, err
 	}

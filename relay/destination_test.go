@@ -224,3 +224,20 @@ func TestSlashStyleDestinationsBothWays(t *testing.T) {
 		t.Fatalf("routing key %q", m.RoutingKey)
 	}
 }
+
+func TestTempQueuesPerSessionAreBounded(t *testing.T) {
+	t.Parallel()
+	rb := requireRabbit(t)
+	n := startNode(t)
+	q := rb.Name("rpc-many")
+	rb.Queue(q, "", "")
+	c := n.Client(t)
+	for i := range 32 {
+		c.Publish("/amq/queue/"+q, "x", fmt.Sprintf("reply-to:/temp-queue/r%d", i))
+	}
+	c.SendBody(stomp.CmdSend, "x", "destination:/amq/queue/"+q, "reply-to:/temp-queue/one-too-many")
+	f, _ := c.ExpectError("Invalid destination")
+	if !strings.Contains(string(f.Body), "temp queues") {
+		t.Errorf("body %q", f.Body)
+	}
+}

@@ -55,7 +55,7 @@ func (p *pool) joinFanout(ctx context.Context, s *session, id string, pl plan) (
 		f := p.fanouts[key]
 		creator := f == nil
 		if creator {
-			f = &fanout{p: p, r: s.r, key: key, l: p.pick(), ready: make(chan struct{}),
+			f = &fanout{p: p, r: s.r, key: key, l: p.pickConsumer(), ready: make(chan struct{}),
 				queue: s.r.node + ".fanout." + strings.ToLower(rand.Text()[:12])}
 			f.subs.Store(&[]fanSub{})
 			p.fanouts[key] = f
@@ -102,6 +102,7 @@ func (f *fanout) start(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.open(conn); err != nil {
+		f.stopped = true // a restore already waiting does nothing
 		f.l.unregister(f)
 		return err
 	}

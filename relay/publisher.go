@@ -2,7 +2,6 @@ package relay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -76,16 +75,53 @@ func (p *publisher) publish(ctx context.Context, t target, msg amqp.Publishing, 
 	}
 	defer p.send.Unlock()
 	p.pend.Lock()
-	if p.closed {
-		p.pend.Unlock()
+	closed := p.closed
+	p.pend.Unlock()
+	if closed {
 		return broker.ErrClosed
 	}
-	p.pending[p.ch.GetNextPublishSeqNo()] = &pub{t: t, msg: msg, done: done}
-	p.pend.Unlock()
-	// A failed send means the channel died: the message stays pending and
-	// goes out again on the next channel.
-	_ = p.ch.PublishWithContext(context.Background(), t.exchange, t.key, t.mandatory, false, msg)
+	p.sendOn(p.ch, &pub{t: t, msg: msg, done: done})
 	return nil
+}
+
+// sendOn publishes m on ch, registered under its delivery tag before it
+// goes, so its confirm always finds it. A failed send means ch is dead: m
+// waits in retry for the next channel, and the publisher stops using ch at
+// once, because amqp091 takes back the sequence number of a failed send
+// and the next publish into ch would claim m's tag. p.send held.
+func (p *publisher) sendOn(ch *amqp.Channel, m *pub) bool {
+	tag := ch.GetNextPublishSeqNo()
+	p.pend.Lock()
+	p.pending[tag] = m
+	p.pend.Unlock()
+	err := ch.PublishWithContext(context.Background(), m.t.exchange, m.t.key, m.t.mandatory, false, m.msg)
+	if err == nil {
+		return true
+	}
+	p.pend.Lock()
+	if p.pending[tag] == m {
+		delete(p.pending, tag)
+		p.retry = append(p.retry, m)
+	} // else the channel's watcher already moved it to retry (or failed it)
+	p.pend.Unlock()
+	if p.ch == ch {
+		p.update(nil, p.blocked)
+	}
+	return false
+}
+
+// update sets the channel and blocked state and keeps ready closed exactly
+// while publishing can go ahead. p.send held.
+func (p *publisher) update(ch *amqp.Channel, blocked bool) {
+	was := p.ch != nil && !p.blocked
+	p.ch, p.blocked = ch, blocked
+	now := p.ch != nil && !p.blocked
+	switch {
+	case was && !now:
+		p.ready = make(chan struct{})
+	case !was && now:
+		close(p.ready)
+	}
 }
 
 // attach opens a confirm channel on conn, republishes what the last one
@@ -120,15 +156,18 @@ func (p *publisher) attach(conn *amqp.Connection) {
 	p.pend.Lock()
 	retry := p.retry
 	p.retry = nil
-	for _, m := range retry {
-		m.returned = false
-		p.pending[ch.GetNextPublishSeqNo()] = m
-		_ = ch.PublishWithContext(context.Background(), m.t.exchange, m.t.key, m.t.mandatory, false, m.msg)
-	}
 	p.pend.Unlock()
-	p.ch = ch
-	if !p.blocked {
-		close(p.ready)
+	// A new connection starts unblocked: RabbitMQ only unblocks the
+	// connection it blocked.
+	p.update(ch, false)
+	for i, m := range retry {
+		m.returned = false
+		if !p.sendOn(ch, m) {
+			p.pend.Lock()
+			p.retry = append(p.retry, retry[i+1:]...)
+			p.pend.Unlock()
+			return
+		}
 	}
 }
 
@@ -136,25 +175,13 @@ func (p *publisher) attach(conn *amqp.Connection) {
 func (p *publisher) detach() {
 	p.send.Lock()
 	defer p.send.Unlock()
-	if p.ch != nil && !p.blocked {
-		p.ready = make(chan struct{})
-	}
-	p.ch = nil
+	p.update(nil, p.blocked)
 }
 
 func (p *publisher) setBlocked(b bool) {
 	p.send.Lock()
 	defer p.send.Unlock()
-	if b == p.blocked {
-		return
-	}
-	p.blocked = b
-	switch {
-	case b && p.ch != nil:
-		p.ready = make(chan struct{})
-	case !b && p.ch != nil:
-		close(p.ready)
-	}
+	p.update(p.ch, b)
 }
 
 // watch settles confirms and returns of one channel until it closes, then
@@ -226,17 +253,29 @@ func (p *publisher) requeue(err *amqp.Error, done chan struct{}) {
 	sort.Slice(tags, func(i, j int) bool { return tags[i] < tags[j] })
 	var failed []*pub
 	var cause error
-	badExchange, channelError := "", err != nil && isChannelError(err.Code)
+	channelError := err != nil && isChannelError(err.Code)
+	// RabbitMQ names the exchange a refused publish went to ("no exchange
+	// 'x'", "cannot publish to internal exchange 'x'"): only publishes to
+	// it fail; the other sessions' messages go out again.
+	culprit := ""
 	if channelError {
 		cause = brokerErr(err)
-		if errors.Is(cause, broker.ErrNotFound) {
-			badExchange = quoted(err.Reason)
+		culprit = quoted(err.Reason)
+		if culprit != "" && (err.Code == amqp.NotFound || err.Code == amqp.AccessRefused) {
+			p.l.r.forgetExchange(p.l.vhost, culprit)
+		}
+		named := false
+		for _, m := range p.pending {
+			named = named || m.t.exchange == culprit
+		}
+		if !named {
+			culprit = "" // no way to tell which publish it was: fail them all
 		}
 	}
 	lost := p.retry[:0:0]
 	for _, tag := range tags {
 		m := p.pending[tag]
-		if channelError && (badExchange == "" || m.t.exchange == badExchange) {
+		if channelError && (culprit == "" || m.t.exchange == culprit) {
 			failed = append(failed, m)
 			continue
 		}

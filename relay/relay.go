@@ -170,14 +170,41 @@ func (r *Relay) Connect(ctx context.Context, info broker.ConnectInfo, h broker.H
 	return newSession(r, p, info, h), nil
 }
 
-// pick returns the least loaded link of the pool, for a new consumer; ties
-// rotate.
-func (p *pool) pick() *link {
+// With two or more connections a node publishes and consumes on separate
+// ones: RabbitMQ stops reading a publishing connection during an alarm,
+// and the acks, cancels and declares of consumers on it would stall too
+// (RabbitMQ's advice for blocked connections). With one, they share it.
+func (p *pool) publishers() []*link {
+	if len(p.links) < 2 {
+		return p.links
+	}
+	return p.links[:len(p.links)/2]
+}
+
+func (p *pool) consumers() []*link {
+	if len(p.links) < 2 {
+		return p.links
+	}
+	return p.links[len(p.links)/2:]
+}
+
+// pickPublisher returns the link a new session publishes on, in turn.
+func (p *pool) pickPublisher() *link {
 	p.mu.Lock()
-	best := p.links[p.next%len(p.links)]
+	defer p.mu.Unlock()
+	ls := p.publishers()
 	p.next++
+	return ls[p.next%len(ls)]
+}
+
+// pickConsumer returns the least loaded consuming link; ties rotate.
+func (p *pool) pickConsumer() *link {
+	ls := p.consumers()
+	p.mu.Lock()
+	p.next++
+	best := ls[p.next%len(ls)]
 	p.mu.Unlock()
-	for _, l := range p.links {
+	for _, l := range ls {
 		if l.load() < best.load() {
 			best = l
 		}
@@ -209,8 +236,13 @@ func (r *Relay) Close() error {
 // declared (durable topic) when missing; the default exchange and amq.*
 // always exist. Known exchanges are remembered per node.
 func (r *Relay) checkExchange(ctx context.Context, l *link, name string) error {
-	if name == "" || strings.HasPrefix(name, "amq.") {
+	if name == "" || builtinExchanges[name] {
 		return nil
+	}
+	if strings.HasPrefix(name, "amq.rabbitmq.") {
+		// Internal exchanges (amq.rabbitmq.trace, .log): publishing to one
+		// is refused with a channel error, so refuse it here.
+		return fmt.Errorf("%w: exchange '%s' is internal to RabbitMQ", broker.ErrAccessRefused, name)
 	}
 	key := l.vhost + "\x00" + name
 	r.mu.Lock()
@@ -234,6 +266,16 @@ func (r *Relay) checkExchange(ctx context.Context, l *link, name string) error {
 	r.exchanges[key] = true
 	r.mu.Unlock()
 	return nil
+}
+
+// builtinExchanges exist in every RabbitMQ vhost.
+var builtinExchanges = map[string]bool{"amq.direct": true, "amq.fanout": true, "amq.topic": true, "amq.headers": true, "amq.match": true}
+
+// forgetExchange drops a remembered exchange that turned out to be gone.
+func (r *Relay) forgetExchange(vhost, name string) {
+	r.mu.Lock()
+	delete(r.exchanges, vhost+"\x00"+name)
+	r.mu.Unlock()
 }
 
 // Drain waits until every publish handed to the relay has been confirmed

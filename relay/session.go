@@ -28,8 +28,7 @@ type session struct {
 	p    *pool
 	info broker.ConnectInfo
 	h    broker.Handler
-	// link carries the session's publishes, so they stay in order, and
-	// its temp queues.
+	// link carries the session's publishes, so they stay in order.
 	link *link
 
 	mu       sync.Mutex
@@ -46,7 +45,7 @@ const opTimeout = 10 * time.Second
 const maxDeclared = 1024
 
 func newSession(r *Relay, p *pool, info broker.ConnectInfo, h broker.Handler) *session {
-	return &session{r: r, p: p, info: info, h: h, link: p.pick()}
+	return &session{r: r, p: p, info: info, h: h, link: p.pickPublisher()}
 }
 
 // Publish implements broker.Conn.

@@ -27,22 +27,30 @@ type tempQueue struct {
 	stopped bool
 }
 
+// maxTempQueues bounds the temp queues (each an AMQP channel) one session
+// may create.
+const maxTempQueues = 32
+
 // tempQueue returns the queue name for reply-to dest, creating the queue
 // on first use in the session.
 func (s *session) tempQueue(ctx context.Context, dest string) (string, error) {
 	s.mu.Lock()
-	t := s.temps[dest]
+	t, n := s.temps[dest], len(s.temps)
 	s.mu.Unlock()
 	if t != nil {
 		return t.name, nil
 	}
+	if n >= maxTempQueues {
+		return "", fmt.Errorf("%w: a session may use at most %d temp queues", broker.ErrInvalidDestination, maxTempQueues)
+	}
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	conn, err := s.link.connection(ctx)
+	l := s.p.pickConsumer()
+	conn, err := l.connection(ctx)
 	if err != nil {
 		return "", err
 	}
-	t = &tempQueue{s: s, id: dest, l: s.link, conn: conn}
+	t = &tempQueue{s: s, id: dest, l: l, conn: conn}
 	ch, err := conn.Channel()
 	if err != nil {
 		return "", brokerErr(err)
