@@ -72,16 +72,10 @@ func (s *session) buffer(id string, f *stomp.Frame) *closeReason {
 // onCommit applies the transaction's frames in order. Its receipt is sent
 // once every SEND in it is confirmed.
 func (s *session) onCommit(f *stomp.Frame) *closeReason {
-	id, r := s.txID(f)
+	tx, r := s.endTx(f)
 	if r != nil {
 		return r
 	}
-	tx := s.txs[id]
-	if tx == nil {
-		return unknownTx(id)
-	}
-	delete(s.txs, id)
-	s.txBytes -= tx.bytes()
 	g := &confirmGroup{}
 	if receipt, ok := f.Lookup(stomp.HdrReceipt); ok {
 		g.then = func() { s.sendReceipt(receipt) }
@@ -103,17 +97,23 @@ func (s *session) onCommit(f *stomp.Frame) *closeReason {
 }
 
 func (s *session) onAbort(f *stomp.Frame) *closeReason {
+	_, r := s.endTx(f)
+	return r
+}
+
+// endTx closes the transaction f names (COMMIT or ABORT) and returns it.
+func (s *session) endTx(f *stomp.Frame) (*transaction, *closeReason) {
 	id, r := s.txID(f)
 	if r != nil {
-		return r
+		return nil, r
 	}
 	tx := s.txs[id]
 	if tx == nil {
-		return unknownTx(id)
+		return nil, unknownTx(id)
 	}
 	delete(s.txs, id)
 	s.txBytes -= tx.bytes()
-	return nil
+	return tx, nil
 }
 
 // bytes is the body bytes tx buffers.
