@@ -61,7 +61,16 @@ func TestAdminListenerServesHealthReadinessAndMetrics(t *testing.T) {
 		t.Errorf("pprof is on without STOMP_GATEWAY_PPROF: %d", code)
 	}
 	exchange(t, websocket.DefaultDialer, "ws://"+p.addr+"/ws", connectFrame, "SUBSCRIBE\nid:1\ndestination:/topic/x\nreceipt:r\n\n\x00")
-	_, metrics := get(t, admin+"/metrics")
+	// A frame is counted once its write returned, which may be just after
+	// the client read it: wait for the RECEIPT to show.
+	var metrics string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, metrics = get(t, admin+"/metrics")
+		if strings.Contains(metrics, `stomp_gateway_frames_out_total{command="RECEIPT"} 1`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for _, want := range []string{
 		`stomp_gateway_connects_total{result="ok",transport="ws"} 1`,
 		`stomp_gateway_frames_in_total{command="SUBSCRIBE"} 1`,
