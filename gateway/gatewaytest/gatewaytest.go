@@ -296,16 +296,34 @@ func Connected(t testing.TB, url string) *Client {
 func (c *Client) Subscribe(id, dest string, headers ...string) {
 	c.T.Helper()
 	c.Send(stomp.CmdSubscribe, append([]string{"id:" + id, "destination:" + dest, "receipt:sub-" + id}, headers...)...)
-	if r := c.Expect(stomp.CmdReceipt); r.Get(stomp.HdrReceiptID) != "sub-"+id {
-		c.T.Fatalf("receipt %q, want sub-%s", r.Get(stomp.HdrReceiptID), id)
-	}
+	c.awaitReceipt("sub-" + id)
 }
 
 // Publish SENDs with a receipt and waits for it (the broker confirmed).
 func (c *Client) Publish(dest, body string, headers ...string) {
 	c.T.Helper()
 	c.SendBody(stomp.CmdSend, body, append([]string{"destination:" + dest, "receipt:pub"}, headers...)...)
-	c.Expect(stomp.CmdReceipt)
+	c.awaitReceipt("pub")
+}
+
+// awaitReceipt reads until RECEIPT id. MESSAGEs that come first (a
+// subscription that already has messages may deliver before its receipt
+// is written) stay queued, in order, for the next reads.
+func (c *Client) awaitReceipt(id string) {
+	c.T.Helper()
+	var early []*stomp.Frame
+	for {
+		f := c.Read()
+		if f.Command == stomp.CmdMessage {
+			early = append(early, f)
+			continue
+		}
+		if f.Command != stomp.CmdReceipt || f.Get(stomp.HdrReceiptID) != id {
+			c.T.Fatalf("got %s %v %q, want RECEIPT %s", f.Command, f.Headers, f.Body, id)
+		}
+		c.queue = append(early, c.queue...)
+		return
+	}
 }
 
 // Header checks that f has header key with value want.
