@@ -4,16 +4,11 @@ package compat_test
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -82,33 +77,10 @@ func TestStompJS(t *testing.T) {
 // runStompJS runs the Node test file against the gateway at url.
 func runStompJS(t *testing.T, node, brokerName, url, prefix, amqQueue, replyQueue, declared string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-reporter=spec", "client.test.mjs")
-	cmd.Dir = stompJSDir
-	cmd.Env = append(os.Environ(),
-		"GATEWAY_URL="+url, "PREFIX="+prefix, "AMQ_QUEUE="+amqQueue, "REPLY_QUEUE="+replyQueue,
-		"DECLARED="+declared, "BROKER="+brokerName, "NO_COLOR=1")
-	// node --test runs the file in a child process: on timeout, kill the
-	// whole process group, not just the runner.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	// Stop waiting for the output pipes shortly after the process ends
-	// even if a stray grandchild still holds them.
-	cmd.WaitDelay = 5 * time.Second
-	out := &testLogWriter{t: t, prefix: "node: "}
-	cmd.Stdout = out
-	cmd.Stderr = out
-
-	start := time.Now()
-	err := cmd.Run() // returns only after the output is copied: nothing logs after the test
-	out.flush()
-	if ctx.Err() != nil {
-		t.Fatalf("node --test did not finish within %v (killed): %v\n%s", time.Since(start).Round(time.Millisecond), err, out.all())
-	}
-	if err != nil {
-		t.Fatalf("node --test %s on the %s broker failed: %v\n%s", filepath.Join(stompJSDir, "client.test.mjs"), brokerName, err, out.all())
-	}
+	gatewaytest.RunNode(t, node, stompJSDir, []string{
+		"GATEWAY_URL=" + url, "PREFIX=" + prefix, "AMQ_QUEUE=" + amqQueue, "REPLY_QUEUE=" + replyQueue,
+		"DECLARED=" + declared, "BROKER=" + brokerName,
+	}, 2*time.Minute, "node["+brokerName+"]: ", "--test", "--test-reporter=spec", "client.test.mjs")
 }
 
 // deleteDeclared deletes the durable queues the script listed in file:
@@ -157,75 +129,11 @@ func uniquePrefix() string {
 	return "sgtest." + strings.ToLower(rand.Text()[:8]) + "."
 }
 
-// requireStompJS returns the path of node, or skips (fails under CI or
-// STOMP_GATEWAY_REQUIRE_CLIENT_TESTS) when node or the client packages
-// are missing.
+// requireStompJS returns the path of node once the client packages are
+// installed (see gatewaytest.Missing for when it skips or fails).
 func requireStompJS(t *testing.T) string {
 	t.Helper()
-	const hint = "run `make test`, which installs the client packages (npm ci --prefix gateway/compat/testdata/stompjs) before go test"
-	missing := func(what string) {
-		t.Helper()
-		if os.Getenv("CI") != "" || os.Getenv("STOMP_GATEWAY_REQUIRE_CLIENT_TESTS") != "" {
-			t.Fatalf("stompjs client test cannot run: %s; %s", what, hint)
-		}
-		t.Skipf("SKIPPED stompjs client test: %s; %s (with CI or STOMP_GATEWAY_REQUIRE_CLIENT_TESTS set this fails instead)", what, hint)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing("node (Node.js 20 or later) is not on PATH")
-	}
-	for _, pkg := range []string{"@stomp/stompjs", "ws"} {
-		p := filepath.Join(stompJSDir, "node_modules", filepath.FromSlash(pkg), "package.json")
-		if _, err := os.Stat(p); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				missing(p + " is missing")
-			} else {
-				missing(err.Error())
-			}
-		}
-	}
-	return node
-}
-
-// testLogWriter sends what a child process prints to t.Log line by line as
-// it comes, and keeps all of it for the failure message.
-type testLogWriter struct {
-	t      *testing.T
-	prefix string
-
-	mu      sync.Mutex
-	partial []byte
-	buf     bytes.Buffer
-}
-
-func (w *testLogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	w.partial = append(w.partial, p...)
-	for {
-		i := bytes.IndexByte(w.partial, '\n')
-		if i < 0 {
-			break
-		}
-		w.t.Log(w.prefix + strings.TrimRight(string(w.partial[:i]), "\r"))
-		w.partial = w.partial[i+1:]
-	}
-	return len(p), nil
-}
-
-// flush logs an unterminated last line.
-func (w *testLogWriter) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.partial) > 0 {
-		w.t.Log(w.prefix + string(w.partial))
-		w.partial = nil
-	}
-}
-
-func (w *testLogWriter) all() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
+	return gatewaytest.RequireNode(t, "stompjs client test",
+		"run `make test`, which installs the client packages (npm ci --prefix gateway/compat/testdata/stompjs) before go test",
+		stompJSDir, "@stomp/stompjs", "ws")
 }
