@@ -40,6 +40,10 @@ type Identity struct {
 	// claim, the HTTP callback's answer); nil when they grant nothing, and
 	// only the ACL file applies.
 	Permissions *Permissions
+	// Resources, when set, decides AMQP resource accesses as the broker's
+	// own permissions do (the rabbitmq backend); they then apply on top
+	// of the destination rules.
+	Resources ResourceChecker
 }
 
 // Permissions are destination patterns a user may read (SUBSCRIBE) and
