@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"fmt"
 
 	"github.com/gorilla/websocket"
 
@@ -33,11 +32,6 @@ func (r closeReason) withReceipt(id string) closeReason {
 
 func reasonTooManyFailures() *closeReason {
 	return &closeReason{message: "too many failed logins", body: "Too many failed logins from this address; try again later.", code: websocket.ClosePolicyViolation, client: true}
-}
-
-// accessRefused is a destination the identity may not use.
-func accessRefused(op, dest, user string) *closeReason {
-	return &closeReason{message: "access refused", body: fmt.Sprintf("User %q may not %s destination %q.", user, op, dest), code: websocket.ClosePolicyViolation, client: true}
 }
 
 // protocolError is a client mistake: ERROR then close 1002.

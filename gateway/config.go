@@ -33,7 +33,9 @@ type Config struct {
 	AuthFailureDelay      time.Duration `envconfig:"AUTH_FAILURE_DELAY" default:"1s" desc:"a failed CONNECT is answered after this delay"`
 	AuthFailuresPerMinute int           `envconfig:"AUTH_FAILURES_PER_MINUTE" default:"10" desc:"failed CONNECTs allowed per client address and minute; beyond it CONNECTs from that address are refused unchecked"`
 	TrustedProxies        []string      `envconfig:"TRUSTED_PROXIES" default:"" desc:"comma-separated IPs or CIDRs of proxies whose X-Forwarded-For names the client address; from others it is ignored"`
-	UserHeader            string        `envconfig:"USER_HEADER" default:"x-stomp-user" desc:"header every published message carries with the authenticated user; a client-supplied copy is dropped"`
+	UserHeader            string        `envconfig:"USER_HEADER" default:"x-stomp-user" desc:"header every published message carries with the authenticated user; a client-supplied copy (in any case, with any surrounding whitespace) is dropped"`
+
+	DurableQueueNames string `envconfig:"DURABLE_QUEUE_NAMES" default:"per-user" desc:"naming of durable subscription queues: per-user (from the user, the destination and the id, so users never share one) or rabbitmq (RabbitMQ's own names, shared by every user with the same id and destination, for moving existing durable subscriptions over; rules must then allow reading /queue/<name>)"`
 }
 
 // DefaultConfig returns the configuration with every default applied, for
@@ -62,5 +64,6 @@ func DefaultConfig() Config {
 		AuthFailureDelay:      time.Second,
 		AuthFailuresPerMinute: 10,
 		UserHeader:            "x-stomp-user",
+		DurableQueueNames:     DurableNamesPerUser,
 	}
 }

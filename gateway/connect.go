@@ -68,6 +68,7 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	}
 	s.conn = conn
 	s.ident = id
+	s.vhost = vhost
 	if !id.Expires.IsZero() {
 		s.expires.Store(id.Expires.UnixNano())
 	}

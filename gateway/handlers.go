@@ -7,7 +7,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
@@ -90,32 +89,54 @@ var sendHeaders = map[string]bool{
 	stomp.HdrDestination: true, stomp.HdrReceipt: true, stomp.HdrTransaction: true, stomp.HdrContentLength: true,
 }
 
-// onSend publishes a SEND. Its receipt (and, inside a COMMIT, the group's
-// count) is settled when the broker confirms.
-func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
+// message builds the message a SEND publishes, after checking the frame
+// and everything it touches; nil and the ERROR when it may not be sent.
+func (s *session) message(f *stomp.Frame) (*broker.Message, *closeReason) {
 	dest := f.Get(stomp.HdrDestination)
 	if dest == "" {
-		return missing(f.Command, stomp.HdrDestination)
+		return nil, missing(f.Command, stomp.HdrDestination)
 	}
 	if _, ok := f.Lookup(stomp.HdrMessageID); ok {
-		return protocolError("Invalid header", "'message-id' is not allowed on 'SEND'; use 'amqp-message-id'.")
-	}
-	if !s.srv.authz.Allow(s.ident, auth.Write, dest) {
-		return accessRefused("write", dest, s.ident.User)
+		return nil, protocolError("Invalid header", "'message-id' is not allowed on 'SEND'; use 'amqp-message-id'.")
 	}
 	// Every message carries who sent it, in a header the client cannot
-	// set: a client's own copy is dropped.
+	// set: a client's own copy is dropped, in any spelling a consumer
+	// might read as the same name.
 	uh := s.srv.cfg.UserHeader
 	m := &broker.Message{Destination: dest, Body: f.Body, Headers: make([]broker.Header, 0, len(f.Headers)+1)}
 	for i, h := range f.Headers {
-		if sendHeaders[h.Key] || h.Key == uh || seenBefore(f.Headers[:i], h.Key) {
+		if sendHeaders[h.Key] || s.srv.isUserHeader(h.Key) || seenBefore(f.Headers[:i], h.Key) {
 			continue
 		}
 		m.Headers = append(m.Headers, broker.Header{Name: h.Key, Value: h.Value})
 	}
+	req, err := s.sendRequest(dest, m.Headers)
+	if err != nil {
+		return nil, s.brokerFailure("send", err)
+	}
+	if r := s.authorize(req); r != nil {
+		return nil, r
+	}
 	if uh != "" {
 		m.Headers = append(m.Headers, broker.Header{Name: uh, Value: s.ident.User})
 	}
+	return m, nil
+}
+
+// checkSend checks a SEND without publishing it.
+func (s *session) checkSend(f *stomp.Frame) *closeReason {
+	_, r := s.message(f)
+	return r
+}
+
+// onSend publishes a SEND. Its receipt (and, inside a COMMIT, the group's
+// count) is settled when the broker confirms.
+func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
+	m, r := s.message(f)
+	if r != nil {
+		return r
+	}
+	dest := m.Destination
 	receipt := f.Get(stomp.HdrReceipt)
 
 	// While the broker holds publishing back (too many unconfirmed SENDs,
@@ -200,6 +221,8 @@ func brokerReason(err error) *closeReason {
 	switch {
 	case errors.Is(err, broker.ErrInvalidDestination):
 		return protocolError("Invalid destination", msg)
+	case errors.Is(err, broker.ErrInvalidHeader):
+		return protocolError("Invalid header", msg)
 	case errors.Is(err, broker.ErrDuplicateSubscription):
 		return protocolError("Duplicated subscription identifier", msg)
 	case errors.Is(err, broker.ErrUnknownSubscription), errors.Is(err, broker.ErrUnknownDelivery):

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
@@ -33,6 +35,7 @@ var writeBufferPool sync.Pool
 type Server struct {
 	cfg     Config
 	broker  broker.Broker
+	routing broker.Routing
 	auth    auth.Authenticator
 	authz   *auth.Authorizer
 	log     zerolog.Logger
@@ -56,9 +59,17 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authoriz
 	if err != nil {
 		return nil, err
 	}
+	switch cfg.DurableQueueNames {
+	case DurableNamesPerUser, DurableNamesRabbitMQ:
+	case "":
+		cfg.DurableQueueNames = DurableNamesPerUser
+	default:
+		return nil, fmt.Errorf("DURABLE_QUEUE_NAMES: %q is not %s or %s", cfg.DurableQueueNames, DurableNamesPerUser, DurableNamesRabbitMQ)
+	}
 	srv := &Server{
 		cfg:      cfg,
 		broker:   b,
+		routing:  b.Routing(),
 		auth:     a,
 		authz:    authz,
 		log:      log,
@@ -242,4 +253,17 @@ func (srv *Server) limits() stomp.Limits {
 		MaxHeaderLineBytes: srv.cfg.MaxHeaderLineBytes,
 		MaxBodyBytes:       srv.cfg.MaxFrameBytes,
 	}
+}
+
+// isUserHeader reports whether a client header would be read as the
+// identity header by some consumer: the same name once trimmed of
+// whitespace (as @stomp/stompjs trims names, byte order marks included)
+// and case-folded.
+func (srv *Server) isUserHeader(name string) bool {
+	uh := srv.cfg.UserHeader
+	if uh == "" {
+		return false
+	}
+	name = strings.TrimFunc(name, func(r rune) bool { return unicode.IsSpace(r) || r == '\uFEFF' })
+	return strings.EqualFold(name, uh)
 }

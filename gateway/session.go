@@ -39,6 +39,7 @@ type session struct {
 	addr    string           // the client's address, for login rate limits
 	upgrade auth.Credentials // credentials from the WebSocket upgrade
 	ident   auth.Identity
+	vhost   string // the CONNECT host header
 	txs     map[string]*transaction
 	txBytes int         // body bytes buffered in txs
 	stop    closeReason // why the reader stopped, when a handler said so

@@ -17,6 +17,9 @@ import (
 type subscription struct {
 	id   string
 	mode broker.AckMode
+	// queue is the queue of a durable topic or exchange subscription,
+	// which UNSUBSCRIBE with durable:true deletes.
+	queue string
 	// unacked are the deliveries of a client-ack subscription the client
 	// has not settled yet, in delivery order (ascending seq).
 	unacked []pendingAck
@@ -48,9 +51,6 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 		}
 		id = dest // 1.0 allows SUBSCRIBE without id; UNSUBSCRIBE then names the destination
 	}
-	if !s.srv.authz.Allow(s.ident, auth.Read, dest) {
-		return accessRefused("read", dest, s.ident.User)
-	}
 	if strings.HasPrefix(id, tempQueuePrefix) {
 		return protocolError("Invalid id", fmt.Sprintf("Subscription id %q may not start with %q.", id, tempQueuePrefix))
 	}
@@ -69,10 +69,32 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 		}
 		prefetch = n
 	}
+	req := broker.Subscription{Destination: dest, Ack: mode, Prefetch: prefetch}
+	for i, h := range f.Headers {
+		if !subscribeHeaders[h.Key] && !seenBefore(f.Headers[:i], h.Key) {
+			req.Headers = append(req.Headers, broker.Header{Name: h.Key, Value: h.Value})
+		}
+	}
+	t, err := s.srv.routing.ResolveSubscription(dest)
+	if err != nil {
+		return s.brokerFailure("subscribe", err)
+	}
+	opts, err := broker.ParseQueueOptions(req.Headers)
+	if err != nil {
+		return s.brokerFailure("subscribe", err)
+	}
+	queue, named := s.subscriptionQueue(t, opts, id)
+	if r := s.authorize(s.subscribeRequest(t, opts, queue, named)); r != nil {
+		return r
+	}
 	// Detached from the frame's header block, which would otherwise stay
 	// in memory for the life of the subscription.
 	id = strings.Clone(id)
+	req.ID, req.Queue = id, queue
 	sub := &subscription{id: id, mode: mode}
+	if opts.Durable {
+		sub.queue = queue
+	}
 	s.mu.Lock()
 	if _, dup := s.subs[id]; dup {
 		s.mu.Unlock()
@@ -90,12 +112,6 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 	s.subs[id] = sub
 	s.mu.Unlock()
 
-	req := broker.Subscription{ID: id, Destination: dest, Ack: mode, Prefetch: prefetch}
-	for i, h := range f.Headers {
-		if !subscribeHeaders[h.Key] && !seenBefore(f.Headers[:i], h.Key) {
-			req.Headers = append(req.Headers, broker.Header{Name: h.Key, Value: h.Value})
-		}
-	}
 	if err := s.conn.Subscribe(s.ctx, req); err != nil {
 		s.mu.Lock()
 		delete(s.subs, id)
@@ -125,14 +141,25 @@ func (s *session) onUnsubscribe(f *stomp.Frame) *closeReason {
 	if !ok {
 		return missing(f.Command, stomp.HdrID)
 	}
+	durable := f.Get("durable") == "true" || f.Get("persistent") == "true"
 	s.mu.Lock()
-	_, found := s.subs[id]
-	delete(s.subs, id)
+	sub := s.subs[id]
 	s.mu.Unlock()
-	if !found {
+	if sub == nil {
 		return protocolError("No subscription found", fmt.Sprintf("There is no subscription with id %q.", id))
 	}
-	durable := f.Get("durable") == "true" || f.Get("persistent") == "true"
+	if durable && sub.queue != "" {
+		// Deleting the queue is RabbitMQ's configure permission. The queue
+		// is the subscription's own, never one the frame names.
+		var req auth.Request
+		req.Need(auth.Configure, auth.Queue, sub.queue)
+		if r := s.authorize(req); r != nil {
+			return r
+		}
+	}
+	s.mu.Lock()
+	delete(s.subs, id)
+	s.mu.Unlock()
 	if err := s.conn.Unsubscribe(s.ctx, id, durable); err != nil {
 		return s.brokerFailure("unsubscribe", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
 
@@ -54,8 +53,8 @@ func (s *session) buffer(id string, f *stomp.Frame) *closeReason {
 	}
 	if f.Command == stomp.CmdSend {
 		// Refused now, not at COMMIT, so the client learns at once.
-		if dest := f.Get(stomp.HdrDestination); dest != "" && !s.srv.authz.Allow(s.ident, auth.Write, dest) {
-			return accessRefused("write", dest, s.ident.User)
+		if r := s.checkSend(f); r != nil {
+			return r
 		}
 	}
 	if len(tx.frames) >= s.srv.cfg.MaxTransactionFrames {

@@ -23,7 +23,7 @@ func TestAuthenticatedSessionsThroughTheRabbitMQRelay(t *testing.T) {
 	r := newRelay(t)
 	acl := filepath.Join(t.TempDir(), "acl")
 	q := rb.Name("inbox")
-	if err := os.WriteFile(acl, []byte("* write /amq/queue/"+q+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(acl, []byte("* write /queue/"+q+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	secret := "test-secret-for-hs256-at-least-32-bytes!"

@@ -22,21 +22,9 @@ type target struct {
 	opts    broker.QueueOptions
 }
 
-// normalize applies the slash-style option: /topic/chat/room/5 is
-// /topic/chat.room.5, and /exchange/x/a/b is /exchange/x/a.b.
-func (r *Relay) normalize(dest string) string {
-	if !r.cfg.SlashStyle {
-		return dest
-	}
-	if rest, ok := strings.CutPrefix(dest, "/topic/"); ok {
-		return "/topic/" + strings.ReplaceAll(rest, "/", ".")
-	}
-	if rest, ok := strings.CutPrefix(dest, "/exchange/"); ok {
-		if x, key, ok := strings.Cut(rest, "/"); ok {
-			return "/exchange/" + x + "/" + strings.ReplaceAll(key, "/", ".")
-		}
-	}
-	return dest
+// Routing implements broker.Broker: the relay's destination mapping.
+func (r *Relay) Routing() broker.Routing {
+	return broker.Routing{TopicExchange: r.cfg.TopicExchange, AppPrefix: r.cfg.AppPrefix, AppExchange: r.cfg.AppExchange, Slash: r.cfg.SlashStyle}
 }
 
 // messageDestination is the MESSAGE destination for a delivery, in the
@@ -51,28 +39,21 @@ func (r *Relay) messageDestination(exchange, key string) string {
 
 // publishTarget maps a SEND destination.
 func (r *Relay) publishTarget(dest string, hs []broker.Header) (target, error) {
-	if p := r.cfg.AppPrefix; p != "" {
-		if rest, ok := strings.CutPrefix(dest, strings.TrimSuffix(p, "/")+"/"); ok && rest != "" {
-			return target{exchange: r.cfg.AppExchange, key: strings.ReplaceAll(rest, "/", ".")}, nil
-		}
-	}
-	d, err := broker.ParseDestination(r.normalize(dest))
+	t, err := r.Routing().Resolve(dest)
 	if err != nil {
 		return target{}, err
 	}
-	switch d.Kind {
+	switch t.Kind {
 	case broker.KindQueue:
 		opts, err := broker.ParseQueueOptions(hs)
 		if err != nil {
 			return target{}, err
 		}
-		return target{key: d.Name, mandatory: true, declare: d.Name, opts: opts}, nil
+		return target{key: t.Name, mandatory: true, declare: t.Name, opts: opts}, nil
 	case broker.KindAMQQueue, broker.KindReplyQueue:
-		return target{key: d.Name, mandatory: true}, nil
-	case broker.KindTopic:
-		return target{exchange: r.cfg.TopicExchange, key: d.Key}, nil
-	case broker.KindExchange:
-		return target{exchange: d.Name, key: d.Key}, nil
+		return target{key: t.Name, mandatory: true}, nil
+	case broker.KindTopic, broker.KindExchange:
+		return target{exchange: t.Exchange, key: t.Key}, nil
 	}
 	return target{}, fmt.Errorf("%w: '%s' can only be used in reply-to", broker.ErrInvalidDestination, dest)
 }
@@ -104,7 +85,7 @@ type plan struct {
 // transient non-exclusive queues) and plain auto-ack topic subscriptions
 // share one node-local queue per binding.
 func (r *Relay) subscribePlan(s broker.Subscription) (plan, error) {
-	d, err := broker.ParseDestination(r.normalize(s.Destination))
+	d, err := r.Routing().ResolveSubscription(s.Destination)
 	if err != nil {
 		return plan{}, err
 	}
@@ -123,19 +104,20 @@ func (r *Relay) subscribePlan(s broker.Subscription) (plan, error) {
 	case broker.KindAMQQueue, broker.KindReplyQueue:
 		p.queue = d.Name
 		return p, nil
-	case broker.KindTopic:
-		p.exchange, p.key = r.cfg.TopicExchange, d.Key
-	case broker.KindExchange:
-		p.exchange, p.key = d.Name, d.Key
+	case broker.KindTopic, broker.KindExchange:
+		p.exchange, p.key = d.Exchange, d.Key
 	default:
 		return plan{}, fmt.Errorf("%w: cannot subscribe to '%s'", broker.ErrInvalidDestination, s.Destination)
 	}
 	p.bind, p.declare = true, true
-	if !o.Durable && o.Name == "" && len(o.Args) == 0 && len(o.ConsumerArgs) == 0 && p.noAck {
+	if !o.Durable && o.Name == "" && s.Queue == "" && len(o.Args) == 0 && len(o.ConsumerArgs) == 0 && p.noAck {
 		p.fanout = true
 		return p, nil
 	}
-	p.queue = o.Name
+	p.queue = s.Queue
+	if p.queue == "" {
+		p.queue = o.Name
+	}
 	if o.Durable {
 		if p.queue == "" {
 			p.queue = broker.SubscriptionQueueName(p.key, s.ID)

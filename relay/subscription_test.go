@@ -9,8 +9,11 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/stomp-gateway/stomp-gateway/gateway"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
+	"github.com/stomp-gateway/stomp-gateway/relay/relaytest"
 )
 
 func TestPrefetchCountHoldsBackUntilAck(t *testing.T) {
@@ -29,13 +32,30 @@ func TestPrefetchCountHoldsBackUntilAck(t *testing.T) {
 	if string(m0.Body) != "0" || string(m1.Body) != "1" {
 		t.Fatalf("got %q %q", m0.Body, m1.Body)
 	}
-	// Nothing more arrives until one is acked: a receipt for a frame
-	// sent now comes before any third MESSAGE.
+	// Nothing more arrives until one is acked: given time to arrive, a
+	// third MESSAGE would come before the RECEIPT of a frame sent now.
+	time.Sleep(300 * time.Millisecond)
+	c.Send(stomp.CmdBegin, "transaction:probe", "receipt:probe")
+	header(t, c.Expect(stomp.CmdReceipt), "receipt-id", "probe")
+	// The ACK's RECEIPT and the third MESSAGE race (RabbitMQ may deliver
+	// before the gateway queues the RECEIPT): both come, in either order.
 	c.Send(stomp.CmdAck, "id:"+m0.Get("ack"), "receipt:acked")
-	header(t, c.Expect(stomp.CmdReceipt), "receipt-id", "acked")
-	if m := c.Expect(stomp.CmdMessage); string(m.Body) != "2" {
-		t.Fatalf("third %q", m.Body)
+	var third *stomp.Frame
+	for range 2 {
+		f := c.Read()
+		switch f.Command {
+		case stomp.CmdReceipt:
+			header(t, f, "receipt-id", "acked")
+		case stomp.CmdMessage:
+			third = f
+		default:
+			t.Fatalf("got %s", f.Command)
+		}
 	}
+	if third == nil || string(third.Body) != "2" {
+		t.Fatalf("third %v", third)
+	}
+	c.ExpectNothing(300 * time.Millisecond)
 }
 
 func TestClientAckIsCumulativeWithinItsSubscriptionOnlyOnRabbitMQ(t *testing.T) {
@@ -117,7 +137,11 @@ func frameBytes(cmd string, headers ...string) []byte {
 func TestDurableTopicSubscriptionSurvivesTheSessionAndUnsubscribeDeletesIt(t *testing.T) {
 	t.Parallel()
 	rb := requireRabbit(t)
-	n := startNode(t)
+	// RabbitMQ's own naming, so the queue's name is known here (and a
+	// client moving from RabbitMQ's plugin finds its queue).
+	cfg := gatewaytest.TestConfig()
+	cfg.DurableQueueNames = gateway.DurableNamesRabbitMQ
+	n := relaytest.StartNodeWith(t, cfg)
 	key := rb.Name("alerts")
 	id := "durable-" + rb.Prefix
 	queue := broker.SubscriptionQueueName(key, id)

@@ -22,6 +22,9 @@ type Broker interface {
 	Connect(ctx context.Context, info ConnectInfo, h Handler) (Conn, error)
 	// Ready reports whether the broker can serve sessions now.
 	Ready() bool
+	// Routing says how the broker maps destinations, so authorization
+	// checks what a destination really reaches.
+	Routing() Routing
 	// Close stops the broker and releases its resources.
 	Close() error
 }
@@ -93,6 +96,11 @@ type Subscription struct {
 	Ack         AckMode
 	Prefetch    int      // unsettled deliveries allowed in flight; 0 = unlimited
 	Headers     []Header // every other SUBSCRIBE header (durable, auto-delete, exclusive, x-*)
+	// Queue, when set, names the queue of a topic or exchange
+	// subscription, overriding x-queue-name and RabbitMQ's durable naming:
+	// the gateway chooses it so that users never share a durable
+	// subscription queue by accident, and authorizes it.
+	Queue string
 }
 
 // Header is a name and value, in wire order.

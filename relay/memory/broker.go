@@ -3,7 +3,6 @@ package memory
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
@@ -49,19 +48,15 @@ func NewWithConfig(cfg Config) *Broker {
 	}
 }
 
+// Routing implements broker.Broker: amq.topic behind /topic and the
+// configured application prefix.
+func (b *Broker) Routing() broker.Routing {
+	return broker.Routing{TopicExchange: topicExchange, AppPrefix: b.cfg.AppPrefix, AppExchange: b.cfg.AppExchange}
+}
+
 // appDestination maps an application-prefix destination to the exchange
 // destination it stands for; others are returned unchanged.
-func (b *Broker) appDestination(dest string) string {
-	p := strings.TrimSuffix(b.cfg.AppPrefix, "/")
-	if p == "" || b.cfg.AppExchange == "" {
-		return dest
-	}
-	rest, ok := strings.CutPrefix(dest, p+"/")
-	if !ok || rest == "" {
-		return dest
-	}
-	return "/exchange/" + b.cfg.AppExchange + "/" + strings.ReplaceAll(rest, "/", ".")
-}
+func (b *Broker) appDestination(dest string) string { return b.Routing().Normalize(dest) }
 
 // Connect opens the broker side of one session. Deliveries and Lost
 // notices go to h, which must be non-nil.

@@ -93,7 +93,10 @@ func (c *Conn) boundQueue(x *exchange, key string, s broker.Subscription) (*queu
 	if durable && headerBool(s.Headers, "auto-delete") == "false" {
 		fl.autoDelete = false
 	}
-	name, _ := broker.HeaderValue(s.Headers, "x-queue-name")
+	name := s.Queue
+	if name == "" {
+		name, _ = broker.HeaderValue(s.Headers, "x-queue-name")
+	}
 	switch {
 	case name != "":
 	case durable:
