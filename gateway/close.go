@@ -1,7 +1,6 @@
 package gateway
 
 import (
-
 	"github.com/gorilla/websocket"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
