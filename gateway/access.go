@@ -163,7 +163,7 @@ func (s *session) subscriptionQueue(t broker.Target, opts broker.QueueOptions, i
 	case s.srv.cfg.DurableQueueNames == DurableNamesRabbitMQ:
 		return broker.SubscriptionQueueName(t.Key, id), true
 	}
-	return userSubscriptionQueue(s.ident.User, t.Key, id), false
+	return DurableSubscriptionQueue(s.ident.User, t.Key, id), false
 }
 
 // Durable subscription queue naming schemes (Config.DurableQueueNames).
@@ -172,12 +172,13 @@ const (
 	DurableNamesRabbitMQ = "rabbitmq"
 )
 
-// userSubscriptionQueue names a durable subscription queue from the
-// user, the key and the id: the same three always give the same queue
-// (on every node), two users never the same one. It keeps RabbitMQ's
-// stomp-subscription- prefix, so permissions written for RabbitMQ's
-// plugin still apply.
-func userSubscriptionQueue(user, key, id string) string {
+// DurableSubscriptionQueue names the queue of user's durable
+// subscription id to a topic or exchange with binding key key (with
+// DURABLE_QUEUE_NAMES=per-user): the same three always give the same
+// queue (on every node), two users never the same one. It keeps
+// RabbitMQ's stomp-subscription- prefix, so permissions written for
+// RabbitMQ's plugin still apply.
+func DurableSubscriptionQueue(user, key, id string) string {
 	h := sha256.New()
 	for _, f := range []string{"stomp-gateway durable subscription", user, key, id} {
 		h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(f))))

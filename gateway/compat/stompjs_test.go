@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway"
 	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 	"github.com/stomp-gateway/stomp-gateway/relay/memory"
@@ -109,7 +109,8 @@ func deleteDeclared(t *testing.T, rb *relaytest.Rabbit, file string) {
 		case len(fields) == 2 && fields[0] == "queue" && strings.HasPrefix(fields[1], rb.Prefix):
 			q = fields[1]
 		case len(fields) == 3 && fields[0] == "durable-subscription" && strings.HasPrefix(fields[1], rb.Prefix):
-			q = broker.SubscriptionQueueName(fields[1], fields[2])
+			// The script logs in as alice.
+			q = gateway.DurableSubscriptionQueue("alice", fields[1], fields[2])
 		default:
 			t.Errorf("%s: cannot delete %q: want \"queue %sNAME\" or \"durable-subscription %sKEY ID\"", file, sc.Text(), rb.Prefix, rb.Prefix)
 			continue

@@ -506,6 +506,29 @@ stompTest('durable topic subscription: collects while away; UNSUBSCRIBE durable:
   }
 });
 
+// --- identity ----------------------------------------------------------------
+
+stompTest('identity: x-stomp-user in any spelling a client sends is replaced by the login', async (h) => {
+  const dest = `/topic/${name('who')}`;
+  const { client: sub } = await h.connect();
+  const inbox = await subscribe(h, sub, dest);
+  const { client: pub } = await h.connect();
+  // stompjs trims header names and keeps the first: any of these that got
+  // through would show up as headers['x-stomp-user'].
+  const forged = [' x-stomp-user', 'x-stomp-user ', 'x-stomp-user\t', 'X-Stomp-User', 'X-STOMP-USER ', '\ufeffx-stomp-user'];
+  for (const header of forged) {
+    await send(h, pub, { destination: dest, body: JSON.stringify(header), headers: { [header]: 'admin' } });
+  }
+  for (const header of forged) {
+    const m = await inbox.next(`the message forged with ${JSON.stringify(header)}`);
+    assert.equal(m.body, JSON.stringify(header));
+    assert.equal(m.headers['x-stomp-user'], 'alice', `forged with ${JSON.stringify(header)}`);
+    for (const [k, v] of Object.entries(m.headers)) {
+      if (k.trim().toLowerCase() === 'x-stomp-user') assert.equal(v, 'alice', `header ${JSON.stringify(k)}`);
+    }
+  }
+});
+
 // --- receipts ----------------------------------------------------------------
 
 stompTest('receipts: for SEND, SUBSCRIBE, UNSUBSCRIBE and DISCONNECT', async (h) => {
