@@ -26,7 +26,8 @@ import (
 const screenshotDir = "test-output"
 
 // TestChatRoomInARealBrowser serves the chat page and the gateway, with
-// the in-process chat backend on the embedded broker, and runs
+// the in-process chat backend on the embedded broker and the chat room's
+// ACL (acl), and runs
 // testdata/browser.mjs: headless Chromium, driven by playwright-core,
 // opens the page as alice and bob in room 5 and carol in room 6. alice's
 // post reaches bob and not carol; HTML in a post shows as text; bob's page
@@ -45,7 +46,12 @@ func TestChatRoomInARealBrowser(t *testing.T) {
 	cfg := gatewaytest.TestConfig()
 	// The page asks for 10 s heart-beats both ways; agree to them.
 	cfg.HeartbeatMin = time.Second
-	gw, err := gateway.New(cfg, broker, auth.AllowAll{}, nil, log)
+	// Under the README's chat rules: the page needs nothing more.
+	authz, err := auth.NewAuthorizer("acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(cfg, broker, auth.AllowAll{}, authz, log)
 	if err != nil {
 		t.Fatal(err)
 	}
