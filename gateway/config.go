@@ -23,7 +23,7 @@ type Config struct {
 	MaxSubscriptions     int `envconfig:"MAX_SUBSCRIPTIONS" default:"256" desc:"most subscriptions one session may hold"`
 	MaxTransactions      int `envconfig:"MAX_TRANSACTIONS" default:"16" desc:"most open transactions per session"`
 	MaxTransactionFrames int `envconfig:"MAX_TRANSACTION_FRAMES" default:"1024" desc:"most frames buffered in one transaction"`
-	MaxTransactionBytes  int `envconfig:"MAX_TRANSACTION_BYTES" default:"16777216" desc:"most body bytes buffered in all open transactions of a session"`
+	MaxTransactionBytes  int `envconfig:"MAX_TRANSACTION_BYTES" default:"16777216" desc:"most bytes buffered in all open transactions of a session, counted as whole frames (headers and bodies)"`
 	MaxOutboundBytes     int `envconfig:"MAX_OUTBOUND_BYTES" default:"16777216" desc:"bytes queued for a client before it is closed as a slow consumer"`
 	MaxInflight          int `envconfig:"MAX_INFLIGHT_PUBLISHES" default:"512" desc:"unconfirmed SENDs per session before the gateway stops reading from it"`
 	DefaultPrefetch      int `envconfig:"DEFAULT_PREFETCH" default:"1000" desc:"prefetch for client-ack subscriptions without a prefetch-count header; 0 is unlimited"`

@@ -110,6 +110,9 @@ func (s *session) message(f *stomp.Frame) (*broker.Message, *closeReason) {
 		}
 		m.Headers = append(m.Headers, broker.Header{Name: h.Key, Value: h.Value})
 	}
+	if err := broker.CheckHeaders(m.Headers); err != nil {
+		return nil, s.brokerFailure("send", err)
+	}
 	req, err := s.sendRequest(dest, m.Headers)
 	if err != nil {
 		return nil, s.brokerFailure("send", err)

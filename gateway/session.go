@@ -41,7 +41,7 @@ type session struct {
 	ident   auth.Identity
 	vhost   string // the CONNECT host header
 	txs     map[string]*transaction
-	txBytes int         // body bytes buffered in txs
+	txBytes int         // frame bytes buffered in txs
 	stop    closeReason // why the reader stopped, when a handler said so
 
 	// Read by the shared ticker and writers.

@@ -170,25 +170,13 @@ func (s *session) onUnsubscribe(f *stomp.Frame) *closeReason {
 // 1.0/1.1 message-id. A client-mode ACK is cumulative within its own
 // subscription only.
 func (s *session) onAck(f *stomp.Frame) *closeReason {
-	idHeader := stomp.HdrID
-	if s.protocol() != stomp.V12 {
-		idHeader = stomp.HdrMessageID
+	subID, seq, key, r := s.ackTarget(f)
+	if r != nil {
+		return r
 	}
-	key, ok := f.Lookup(idHeader)
+	tag, multiple, ok := s.settle(subID, seq)
 	if !ok {
-		return missing(f.Command, idHeader)
-	}
-	subID, seq, ok := s.parseAckID(key)
-	if want, has := f.Lookup(stomp.HdrSubscription); ok && has && s.protocol() == stomp.V11 && want != subID {
-		ok = false
-	}
-	var tag uint64
-	var multiple bool
-	if ok {
-		tag, multiple, ok = s.settle(subID, seq)
-	}
-	if !ok {
-		return protocolError("Unknown ack id", fmt.Sprintf("Message %q is not awaiting acknowledgement in this session.", key))
+		return unknownAck(key)
 	}
 	var err error
 	if f.Command == stomp.CmdNack {
@@ -202,6 +190,46 @@ func (s *session) onAck(f *stomp.Frame) *closeReason {
 		return s.brokerFailure("settle", err)
 	}
 	return nil
+}
+
+// ackTarget reads which delivery an ACK or NACK settles: by the 1.2 id
+// header or the 1.0/1.1 message-id. An id that names no delivery of this
+// session is an ERROR.
+func (s *session) ackTarget(f *stomp.Frame) (subID string, seq uint64, key string, r *closeReason) {
+	idHeader := stomp.HdrID
+	if s.protocol() != stomp.V12 {
+		idHeader = stomp.HdrMessageID
+	}
+	key, ok := f.Lookup(idHeader)
+	if !ok {
+		return "", 0, "", missing(f.Command, idHeader)
+	}
+	subID, seq, ok = s.parseAckID(key)
+	if want, has := f.Lookup(stomp.HdrSubscription); ok && has && s.protocol() == stomp.V11 && want != subID {
+		ok = false
+	}
+	if !ok {
+		return "", 0, "", unknownAck(key)
+	}
+	return subID, seq, key, nil
+}
+
+func unknownAck(key string) *closeReason {
+	return protocolError("Unknown ack id", fmt.Sprintf("Message %q is not awaiting acknowledgement in this session.", key))
+}
+
+// awaitsAck reports whether delivery seq of subscription subID awaits
+// settlement; a client-mode subscription's deliveries up to its
+// cumulative mark are taken as settled already, as are those in done.
+func (s *session) awaitsAck(subID string, seq, mark uint64, done map[uint64]bool) (cumulative, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sub := s.subs[subID]
+	if sub == nil || sub.mode == broker.AckAuto || seq <= mark || done[seq] {
+		return false, false
+	}
+	i := sort.Search(len(sub.unacked), func(i int) bool { return sub.unacked[i].seq >= seq })
+	return sub.mode == broker.AckClient, i < len(sub.unacked) && sub.unacked[i].seq == seq
 }
 
 // settle removes a pending delivery (and, in client mode, every earlier one

@@ -8,11 +8,27 @@ import (
 )
 
 // Transactions are kept in the session, as RabbitMQ's STOMP plugin does:
-// SEND, ACK and NACK frames that name a transaction are buffered (bounded
-// by MaxTransactionFrames) and applied in order at COMMIT; ABORT and the
-// end of the session discard them.
+// SEND, ACK and NACK frames that name a transaction are buffered and
+// applied in order at COMMIT; ABORT and the end of the session discard
+// them. A session's open transactions hold at most MaxTransactionBytes,
+// counted as whole frames (headers, bodies and bookkeeping), so headers
+// cannot grow memory where bodies could not. COMMIT checks every frame of
+// the transaction before applying any: a transaction with a frame that
+// would fail (an unknown ack id, a refused destination) is refused whole.
 type transaction struct {
 	frames []*stomp.Frame
+	bytes  int // frameCost of frames
+}
+
+// frameCost is the memory a buffered frame holds: its header strings
+// (which share one allocation), the header slice, the body and the
+// Frame itself.
+func frameCost(f *stomp.Frame) int {
+	n := 64 + len(f.Command) + len(f.Body) + 32*cap(f.Headers)
+	for _, h := range f.Headers {
+		n += len(h.Key) + len(h.Value) + 2
+	}
+	return n
 }
 
 func (s *session) txID(f *stomp.Frame) (string, *closeReason) {
@@ -60,10 +76,12 @@ func (s *session) buffer(id string, f *stomp.Frame) *closeReason {
 	if len(tx.frames) >= s.srv.cfg.MaxTransactionFrames {
 		return protocolError("Transaction too large", fmt.Sprintf("A transaction may hold at most %d frames.", s.srv.cfg.MaxTransactionFrames))
 	}
-	if s.txBytes+len(f.Body) > s.srv.cfg.MaxTransactionBytes {
-		return protocolError("Transaction too large", fmt.Sprintf("Open transactions may hold at most %d bytes of bodies.", s.srv.cfg.MaxTransactionBytes))
+	n := frameCost(f)
+	if s.txBytes+n > s.srv.cfg.MaxTransactionBytes {
+		return protocolError("Transaction too large", fmt.Sprintf("Open transactions may hold at most %d bytes of frames.", s.srv.cfg.MaxTransactionBytes))
 	}
-	s.txBytes += len(f.Body)
+	s.txBytes += n
+	tx.bytes += n
 	tx.frames = append(tx.frames, f)
 	return nil
 }
@@ -73,6 +91,9 @@ func (s *session) buffer(id string, f *stomp.Frame) *closeReason {
 func (s *session) onCommit(f *stomp.Frame) *closeReason {
 	tx, r := s.endTx(f)
 	if r != nil {
+		return r
+	}
+	if r := s.checkTx(tx); r != nil {
 		return r
 	}
 	g := &confirmGroup{}
@@ -95,6 +116,39 @@ func (s *session) onCommit(f *stomp.Frame) *closeReason {
 	return nil
 }
 
+// checkTx checks every frame of tx without applying any: each SEND as
+// onSend would, each ACK and NACK against the deliveries still pending
+// once the earlier ones in tx are settled.
+func (s *session) checkTx(tx *transaction) *closeReason {
+	marks := map[string]uint64{}          // client-mode subscriptions: settled up to
+	done := map[string]map[uint64]bool{} // client-individual: settled
+	for _, f := range tx.frames {
+		if f.Command == stomp.CmdSend {
+			if r := s.checkSend(f); r != nil {
+				return r
+			}
+			continue
+		}
+		subID, seq, key, r := s.ackTarget(f)
+		if r != nil {
+			return r
+		}
+		cumulative, ok := s.awaitsAck(subID, seq, marks[subID], done[subID])
+		if !ok {
+			return unknownAck(key)
+		}
+		if cumulative {
+			marks[subID] = seq
+			continue
+		}
+		if done[subID] == nil {
+			done[subID] = map[uint64]bool{}
+		}
+		done[subID][seq] = true
+	}
+	return nil
+}
+
 func (s *session) onAbort(f *stomp.Frame) *closeReason {
 	_, r := s.endTx(f)
 	return r
@@ -111,17 +165,8 @@ func (s *session) endTx(f *stomp.Frame) (*transaction, *closeReason) {
 		return nil, unknownTx(id)
 	}
 	delete(s.txs, id)
-	s.txBytes -= tx.bytes()
+	s.txBytes -= tx.bytes
 	return tx, nil
-}
-
-// bytes is the body bytes tx buffers.
-func (tx *transaction) bytes() int {
-	n := 0
-	for _, f := range tx.frames {
-		n += len(f.Body)
-	}
-	return n
 }
 
 // confirmGroup runs then once every publish added to it is confirmed.

@@ -16,11 +16,6 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
 
-// maxExpiration is the largest message TTL RabbitMQ accepts, in milliseconds
-// (MAX_EXPIRY_TIMER, the limit of erlang:send_after). A larger or malformed
-// expiration is a channel error, which would close the channel every session
-// shares, so it is refused before publishing.
-const maxExpiration = math.MaxUint32
 
 // publishProp is a STOMP header that sets an AMQP basic property.
 type publishProp struct {
@@ -90,33 +85,22 @@ func setPersistent(p *amqp.Publishing, v string) error {
 }
 
 func setPriority(p *amqp.Publishing, v string) error {
-	n, err := strconv.ParseUint(v, 10, 8)
-	if err != nil {
-		return fmt.Errorf("%w: priority must be an integer from 0 to 255", broker.ErrInvalidHeader)
-	}
-	p.Priority = uint8(n)
-	return nil
+	n, err := broker.ParsePriority(v)
+	p.Priority = n
+	return err
 }
 
-// setExpiration checks the TTL the way RabbitMQ will (a decimal number of
-// milliseconds up to maxExpiration) and passes it on verbatim.
+// setExpiration checks the TTL the way RabbitMQ will and passes it on
+// verbatim.
 func setExpiration(p *amqp.Publishing, v string) error {
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil || n > maxExpiration {
-		return fmt.Errorf("%w: expiration must be a number of milliseconds from 0 to %d",
-			broker.ErrInvalidHeader, uint64(maxExpiration))
-	}
 	p.Expiration = v
-	return nil
+	return broker.CheckExpiration(v)
 }
 
 func setTimestamp(p *amqp.Publishing, v string) error {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return fmt.Errorf("%w: timestamp must be a non-negative integer of seconds since 1970", broker.ErrInvalidHeader)
-	}
-	p.Timestamp = time.Unix(n, 0)
-	return nil
+	ts, err := broker.ParseTimestamp(v)
+	p.Timestamp = ts
+	return err
 }
 
 // replyPrefixes are the reply-to values a STOMP client can SEND to as they
