@@ -120,7 +120,7 @@ func (s *session) onCommit(f *stomp.Frame) *closeReason {
 // onSend would, each ACK and NACK against the deliveries still pending
 // once the earlier ones in tx are settled.
 func (s *session) checkTx(tx *transaction) *closeReason {
-	marks := map[string]uint64{}          // client-mode subscriptions: settled up to
+	marks := map[string]uint64{}         // client-mode subscriptions: settled up to
 	done := map[string]map[uint64]bool{} // client-individual: settled
 	for _, f := range tx.frames {
 		if f.Command == stomp.CmdSend {

@@ -16,7 +16,6 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
 
-
 // publishProp is a STOMP header that sets an AMQP basic property.
 type publishProp struct {
 	name string
