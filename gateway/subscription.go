@@ -58,16 +58,18 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 	if !ok {
 		return protocolError("Invalid header", fmt.Sprintf("ack %q is not auto, client or client-individual.", f.Get(stomp.HdrAck)))
 	}
-	prefetch := 0
-	if mode != broker.AckAuto {
-		prefetch = s.srv.cfg.DefaultPrefetch
-	}
+	prefetch := s.srv.cfg.DefaultPrefetch
 	if p, ok := f.Lookup("prefetch-count"); ok {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 {
 			return protocolError("Invalid header", fmt.Sprintf("prefetch-count %q is not a non-negative integer.", p))
 		}
 		prefetch = n
+	}
+	// What a session has in flight is bounded: "unlimited" (0) and
+	// anything larger is MaxPrefetch.
+	if prefetch <= 0 || prefetch > s.srv.cfg.MaxPrefetch {
+		prefetch = s.srv.cfg.MaxPrefetch
 	}
 	req := broker.Subscription{Destination: dest, Ack: mode, Prefetch: prefetch}
 	for i, h := range f.Headers {
@@ -306,6 +308,11 @@ func (s *session) Deliver(d *broker.Delivery) {
 		sub.unacked = append(sub.unacked, pendingAck{seq: seq, tag: d.Tag})
 	}
 	s.mu.Unlock()
+	it := outItem{message: true, cmd: stomp.CmdMessage, queued: time.Now().UnixNano()}
+	if d.Settle && !clientAck {
+		// Settled with the broker once written, never before.
+		it.settleSub, it.settleTag = d.Subscription, d.Tag
+	}
 
 	// The head is this session's (subscription, message-id, ack); the
 	// tail is the same for every local subscriber of the message and,
@@ -325,7 +332,8 @@ func (s *session) Deliver(d *broker.Delivery) {
 		t = encodeTail(d, v)
 	}
 	mDeliveries.Inc()
-	s.enqueue(outItem{b: hb, tail: t.b, binary: !t.text || !utf8.Valid(hb), message: true, cmd: stomp.CmdMessage, queued: time.Now().UnixNano()})
+	it.b, it.tail, it.binary = hb, t.b, !t.text || !utf8.Valid(hb)
+	s.enqueue(it)
 }
 
 // messageTail is the part of a MESSAGE frame common to all subscribers.

@@ -14,10 +14,13 @@ import (
 //
 // Slow-consumer policy, in one place: a session whose queued bytes would
 // exceed Config.MaxOutboundBytes is closed with ERROR "slow consumer" and
-// its queue dropped. Auto-ack deliveries in the queue are lost to that
-// client (it was too slow to take them); client-ack deliveries are bounded
-// by their prefetch and go back to the broker unacked, so they are
-// redelivered, never lost.
+// its queue dropped. Client-ack deliveries, and auto-ack deliveries from a
+// queue of the subscription's own (/queue, /amq/queue, durable and named
+// subscriptions: Delivery.Settle), are bounded by their prefetch and
+// settled with the broker only once written, so what was never written
+// goes back to its queue and is redelivered, never lost. Deliveries of
+// node-local fan-outs (plain topic subscriptions) that were not written
+// are lost to that client: it was too slow to take them.
 
 type outKind uint8
 
@@ -37,6 +40,10 @@ type outItem struct {
 	message bool // a MESSAGE: never written after the credentials expire
 	cmd     string
 	queued  int64 // unix ns a MESSAGE was queued, for the delivery latency
+	// settleSub and settleTag: a delivery the broker holds until it is
+	// written (broker.Delivery.Settle).
+	settleSub string
+	settleTag uint64
 }
 
 func (it outItem) size() int { return len(it.b) + len(it.tail) }
@@ -121,6 +128,11 @@ func (s *session) flush() {
 				break
 			}
 			s.wrote(it)
+			if it.settleSub != "" {
+				if err := s.conn.Ack(it.settleSub, it.settleTag, false); err != nil {
+					s.log.Debug().Err(err).Msg("settling a written delivery")
+				}
+			}
 			batch[i] = outItem{}
 		}
 		s.lastWrite.Store(time.Now().UnixNano())

@@ -107,6 +107,7 @@ func (c *consumer) loop(deliveries <-chan amqp.Delivery, cancels <-chan string, 
 			Destination:  c.s.r.messageDestination(d.Exchange, d.RoutingKey),
 			Tag:          gen<<tagBits | d.DeliveryTag,
 			Redelivered:  d.Redelivered,
+			Settle:       c.pl.settle,
 			Headers:      deliveryHeaders(nil, &d),
 			Body:         d.Body,
 		})

@@ -71,7 +71,10 @@ type plan struct {
 	bind          bool
 	consumerArgs  amqp.Table
 	noAck         bool
-	prefetch      int
+	// settle: an auto-ack subscription consumed with acks, which the
+	// gateway sends once each MESSAGE is written (Delivery.Settle).
+	settle   bool
+	prefetch int
 	// durableSub marks a durable topic/exchange subscription: its queue
 	// outlives the session.
 	durableSub bool
@@ -100,9 +103,11 @@ func (r *Relay) subscribePlan(s broker.Subscription) (plan, error) {
 	switch d.Kind {
 	case broker.KindQueue:
 		p.queue, p.declare, p.flags = d.Name, true, queueFlags(o)
+		p.ownConsumer(s)
 		return p, nil
 	case broker.KindAMQQueue, broker.KindReplyQueue:
 		p.queue = d.Name
+		p.ownConsumer(s)
 		return p, nil
 	case broker.KindTopic, broker.KindExchange:
 		p.exchange, p.key = d.Exchange, d.Key
@@ -114,6 +119,7 @@ func (r *Relay) subscribePlan(s broker.Subscription) (plan, error) {
 		p.fanout = true
 		return p, nil
 	}
+	p.ownConsumer(s)
 	p.queue = s.Queue
 	if p.queue == "" {
 		p.queue = o.Name
@@ -128,6 +134,17 @@ func (r *Relay) subscribePlan(s broker.Subscription) (plan, error) {
 		p.flags = clientFlags(flags{exclusive: true, autoDelete: true}, o)
 	}
 	return p, nil
+}
+
+// ownConsumer makes an auto-ack subscription with a consumer of its own
+// settle deliveries once they are written to the client, with the
+// subscription's prefetch bounding what is in flight: a slow client then
+// never loses what RabbitMQ handed to the gateway. (Node-local fan-outs
+// stay no-ack: their queue is the node's, not the subscription's.)
+func (p *plan) ownConsumer(s broker.Subscription) {
+	if s.Ack == broker.AckAuto {
+		p.noAck, p.settle, p.prefetch = false, true, s.Prefetch
+	}
 }
 
 // flags are a queue's declare flags.

@@ -49,6 +49,14 @@ func (be *Backend) Deliver(d *broker.Delivery) {
 	case be.posts <- d:
 	default:
 		be.log.Warn().Msg("chat backend is behind; post dropped")
+		be.settle(d)
+	}
+}
+
+// settle tells the broker a post is dealt with, when it waits for that.
+func (be *Backend) settle(d *broker.Delivery) {
+	if d.Settle {
+		_ = be.conn.Ack(d.Subscription, d.Tag, false)
 	}
 }
 
@@ -70,6 +78,7 @@ func (be *Backend) run() {
 }
 
 func (be *Backend) handle(d *broker.Delivery) {
+	defer be.settle(d)
 	user, _ := broker.HeaderValue(d.Headers, be.userHeader)
 	key, body, err := Route(d.Body, user, time.Now())
 	if err != nil {

@@ -84,7 +84,7 @@ type AckMode int
 
 // The STOMP ack modes.
 const (
-	AckAuto             AckMode = iota // settled on delivery
+	AckAuto             AckMode = iota // settled by the gateway once written (Delivery.Settle), or by the broker on delivery
 	AckClient                          // ACK settles this and earlier deliveries of the subscription
 	AckClientIndividual                // ACK settles one delivery
 )
@@ -125,8 +125,13 @@ type Delivery struct {
 	Destination  string // where it was published, in STOMP form
 	Tag          uint64 // what Ack and Nack take
 	Redelivered  bool
-	Headers      []Header
-	Body         []byte
+	// Settle is set on deliveries of an auto-ack subscription that the
+	// broker still holds: the gateway calls Ack(Subscription, Tag, false)
+	// once the MESSAGE is written to the client, so what a client never
+	// got (it was closed as a slow consumer, say) goes back to its queue.
+	Settle  bool
+	Headers []Header
+	Body    []byte
 	// Shared is set to the same value on every Delivery of one message to
 	// local subscribers (node-local fan-out), so the gateway can encode
 	// what they have in common once; nil when the delivery is not shared.

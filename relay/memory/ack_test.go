@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -79,7 +80,7 @@ func TestAckErrors(t *testing.T) {
 		{"unknown tag", c.Ack("client", 999, false), broker.ErrUnknownDelivery},
 		{"tag of another subscription", c.Ack("client", do.Tag, false), broker.ErrUnknownDelivery},
 		{"cumulative tag of another subscription", c.Ack("client", do.Tag, true), broker.ErrUnknownDelivery},
-		{"tag of an auto-ack subscription", c.Ack("auto", da.Tag, false), broker.ErrUnknownDelivery},
+		{"tag of an auto-ack subscription once settled", settleTwice(c, "auto", da), broker.ErrUnknownDelivery},
 		{"NACK of an unknown tag", c.Nack("client", 999, false, true), broker.ErrUnknownDelivery},
 		{"unknown subscription", c.Ack("nope", dc.Tag, false), broker.ErrUnknownSubscription},
 		{"NACK of an unknown subscription", c.Nack("nope", dc.Tag, false, true), broker.ErrUnknownSubscription},
@@ -91,6 +92,19 @@ func TestAckErrors(t *testing.T) {
 		t.Fatalf("a failed ACK settled something: %v", err)
 	}
 	wantErr(t, c.Ack("client", dc.Tag, false), broker.ErrUnknownDelivery) // twice
+}
+
+// settleTwice settles an auto-ack delivery as the gateway does once it
+// is written (it must be marked Settle), then once more, returning that
+// second error.
+func settleTwice(c broker.Conn, id string, d *broker.Delivery) error {
+	if !d.Settle {
+		return errors.New("an auto-ack delivery from a queue is not marked Settle")
+	}
+	if err := c.Ack(id, d.Tag, false); err != nil {
+		return err
+	}
+	return c.Ack(id, d.Tag, false)
 }
 
 func TestNack(t *testing.T) {

@@ -14,7 +14,10 @@ type consumer struct {
 	mode     broker.AckMode
 	prefetch int  // unsettled deliveries allowed; 0 = unlimited
 	durable  bool // a durable topic/exchange subscription: deleteDurable deletes q
-	unacked  []unsettled
+	// settle: an auto-ack subscription whose deliveries stay unsettled
+	// until the gateway has written them (broker.Delivery.Settle).
+	settle  bool
+	unacked []unsettled
 }
 
 // unsettled is a delivery waiting for Ack or Nack, in tag order.
@@ -27,15 +30,18 @@ type unsettled struct {
 // deliveries are settled at once, client modes stop at the prefetch, which
 // is how backpressure reaches the queue.
 func (cs *consumer) hasRoom() bool {
-	return cs.mode == broker.AckAuto || cs.prefetch <= 0 || len(cs.unacked) < cs.prefetch
+	return !cs.tracked() || cs.prefetch <= 0 || len(cs.unacked) < cs.prefetch
 }
+
+// tracked reports whether deliveries wait for an Ack.
+func (cs *consumer) tracked() bool { return cs.mode != broker.AckAuto || cs.settle }
 
 // deliver tags m with the Conn's next delivery tag, keeps it unsettled in
 // client modes and queues the Delivery for the Conn's Handler.
 func (cs *consumer) deliver(m *message, out *batch) {
 	c := cs.conn
 	c.lastTag++
-	if cs.mode != broker.AckAuto {
+	if cs.tracked() {
 		cs.unacked = append(cs.unacked, unsettled{tag: c.lastTag, m: m})
 	}
 	c.post(event{d: &broker.Delivery{
@@ -43,6 +49,7 @@ func (cs *consumer) deliver(m *message, out *batch) {
 		Destination:  broker.FormatDestination(m.exchange, m.key, topicExchange),
 		Tag:          c.lastTag,
 		Redelivered:  m.redelivered,
+		Settle:       cs.settle,
 		Headers:      m.headers,
 		Body:         m.body,
 	}}, out)

@@ -50,7 +50,7 @@ func (c *Conn) Subscribe(ctx context.Context, s broker.Subscription) error {
 	if err != nil {
 		return err
 	}
-	cs := &consumer{conn: c, id: s.ID, q: q, mode: s.Ack, prefetch: s.Prefetch, durable: durable}
+	cs := &consumer{conn: c, id: s.ID, q: q, mode: s.Ack, prefetch: s.Prefetch, durable: durable, settle: s.Ack == broker.AckAuto}
 	q.addConsumer(cs)
 	c.subs[s.ID] = cs
 	q.dispatch(&out)
