@@ -238,6 +238,14 @@ func brokerReason(err error) *closeReason {
 		return brokerError("precondition_failed", msg)
 	case errors.Is(err, broker.ErrResourceLocked):
 		return brokerError("resource_locked", msg)
+	case errors.Is(err, broker.ErrLimit):
+		r := brokerError("resource limit", msg)
+		if !errors.Is(err, broker.ErrUnavailable) {
+			return r
+		}
+		// The node is full, not the client's fault: try another node.
+		r.code, r.client = websocket.CloseTryAgainLater, false
+		return r
 	case errors.Is(err, broker.ErrNacked):
 		return brokerError("message rejected", msg)
 	case errors.Is(err, broker.ErrUnavailable), errors.Is(err, broker.ErrClosed):

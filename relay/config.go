@@ -15,4 +15,5 @@ type Config struct {
 	ReconnectMin  time.Duration `envconfig:"AMQP_RECONNECT_MIN" default:"100ms" desc:"first delay before reconnecting to RabbitMQ; doubles up to AMQP_RECONNECT_MAX, with jitter"`
 	ReconnectMax  time.Duration `envconfig:"AMQP_RECONNECT_MAX" default:"5s" desc:"longest delay between reconnect attempts"`
 	Heartbeat     time.Duration `envconfig:"AMQP_HEARTBEAT" default:"10s" desc:"AMQP heartbeat interval"`
+	SessionConsumers int `envconfig:"AMQP_CONSUMERS_PER_SESSION" default:"64" desc:"most broker consumers one session may hold on RabbitMQ: subscriptions (a node-local fan-out it is in counts as one) and reply-to temp queues, each of which may hold one of the node's AMQP channels; beyond it the client gets ERROR resource limit"`
 }

@@ -14,6 +14,9 @@ import (
 // RabbitMQ's text (safe to show: it names exchanges and queues) without
 // its "NOT_FOUND - " prefix.
 func brokerErr(err error) error {
+	if errors.Is(err, amqp.ErrChannelMax) {
+		return fmt.Errorf("%w: %w: this gateway node has no AMQP channel left for it; try another node", broker.ErrLimit, broker.ErrUnavailable)
+	}
 	var ae *amqp.Error
 	if !errors.As(err, &ae) {
 		if errors.Is(err, amqp.ErrClosed) {

@@ -35,7 +35,10 @@ type session struct {
 	subs     map[string]subscriber
 	declared map[string]bool // /queue names this session declared (as RabbitMQ does)
 	temps    map[string]*tempQueue
-	closed   bool
+	// consumers counts subs and temps: each may hold one of the node's
+	// AMQP channels, so it is bounded by Config.SessionConsumers.
+	consumers int
+	closed    bool
 }
 
 // opTimeout bounds a declare, bind or consume when RabbitMQ is away.
@@ -146,6 +149,10 @@ func (s *session) Subscribe(ctx context.Context, sub broker.Subscription) error 
 		s.mu.Unlock()
 		return fmt.Errorf("%w: a subscription identified by '%s' already exists", broker.ErrDuplicateSubscription, sub.ID)
 	}
+	if err := s.reserveLocked(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
 	if s.subs == nil {
 		s.subs = map[string]subscriber{}
 	}
@@ -164,6 +171,7 @@ func (s *session) Subscribe(ctx context.Context, sub broker.Subscription) error 
 	defer s.mu.Unlock()
 	if err != nil || s.closed {
 		delete(s.subs, sub.ID)
+		s.consumers--
 		if err == nil {
 			_ = started.stop(false)
 			return broker.ErrClosed
@@ -177,7 +185,35 @@ func (s *session) Subscribe(ctx context.Context, sub broker.Subscription) error 
 // forget drops a subscription that ended on the broker's side.
 func (s *session) forget(id string) {
 	s.mu.Lock()
-	delete(s.subs, id)
+	if _, ok := s.subs[id]; ok {
+		delete(s.subs, id)
+		s.consumers--
+	}
+	s.mu.Unlock()
+}
+
+// reserve takes one of the session's consumers (a temp queue's); release
+// gives it back.
+func (s *session) reserve() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reserveLocked()
+}
+
+func (s *session) reserveLocked() error {
+	if s.closed {
+		return broker.ErrClosed
+	}
+	if n := s.r.cfg.SessionConsumers; n > 0 && s.consumers >= n {
+		return fmt.Errorf("%w: a session may hold at most %d subscriptions and temp queues on RabbitMQ (AMQP_CONSUMERS_PER_SESSION)", broker.ErrLimit, n)
+	}
+	s.consumers++
+	return nil
+}
+
+func (s *session) release() {
+	s.mu.Lock()
+	s.consumers--
 	s.mu.Unlock()
 }
 
@@ -195,7 +231,10 @@ func (s *session) take(id string) (subscriber, error) {
 func (s *session) Unsubscribe(_ context.Context, id string, deleteDurable bool) error {
 	s.mu.Lock()
 	sub := s.subs[id]
-	delete(s.subs, id)
+	if sub != nil {
+		delete(s.subs, id)
+		s.consumers--
+	}
 	s.mu.Unlock()
 	if sub == nil {
 		return fmt.Errorf("%w: '%s'", broker.ErrUnknownSubscription, id)

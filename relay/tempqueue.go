@@ -27,22 +27,27 @@ type tempQueue struct {
 	stopped bool
 }
 
-// maxTempQueues bounds the temp queues (each an AMQP channel) one session
-// may create.
-const maxTempQueues = 32
-
 // tempQueue returns the queue name for reply-to dest, creating the queue
 // on first use in the session.
 func (s *session) tempQueue(ctx context.Context, dest string) (string, error) {
 	s.mu.Lock()
-	t, n := s.temps[dest], len(s.temps)
+	t := s.temps[dest]
 	s.mu.Unlock()
 	if t != nil {
 		return t.name, nil
 	}
-	if n >= maxTempQueues {
-		return "", fmt.Errorf("%w: a session may use at most %d temp queues", broker.ErrInvalidDestination, maxTempQueues)
+	if err := s.reserve(); err != nil {
+		return "", err
 	}
+	name, err := s.startTempQueue(ctx, dest)
+	if err != nil {
+		s.release()
+	}
+	return name, err
+}
+
+// startTempQueue declares and consumes temp queue dest for the session.
+func (s *session) startTempQueue(ctx context.Context, dest string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	l := s.p.pickConsumer()
@@ -50,7 +55,7 @@ func (s *session) tempQueue(ctx context.Context, dest string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	t = &tempQueue{s: s, id: dest, l: l, conn: conn}
+	t := &tempQueue{s: s, id: dest, l: l, conn: conn}
 	ch, err := conn.Channel()
 	if err != nil {
 		return "", brokerErr(err)

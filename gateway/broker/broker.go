@@ -177,6 +177,9 @@ var (
 	ErrUnknownSubscription   = errors.New("unknown subscription")
 	ErrDuplicateSubscription = errors.New("duplicate subscription")
 	ErrNacked                = errors.New("message rejected by broker")
+	// ErrLimit: a bound was reached, the session's own (too many
+	// consumers) or the node's (no AMQP channel left).
+	ErrLimit = errors.New("resource limit")
 	ErrUnavailable           = errors.New("broker unavailable")
 	ErrClosed                = errors.New("broker connection closed")
 )

@@ -43,7 +43,12 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 		return err
 	}
 	if replyIdx >= 0 {
-		headers[replyIdx].Value = "/reply-queue/" + c.tempQueue(tempID).name
+		q, err := c.tempQueue(tempID)
+		if err != nil {
+			c.b.mu.Unlock()
+			return err
+		}
+		headers[replyIdx].Value = "/reply-queue/" + q.name
 	}
 	for _, q := range c.vhost.route(x, key) {
 		q.enqueue(&message{exchange: x, key: key, headers: headers, body: body})

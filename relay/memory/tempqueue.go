@@ -35,13 +35,20 @@ func replyToTemp(hs []broker.Header) (idx int, id string, err error) {
 // use: a server-named amq.gen-* queue, exclusive to c and consumed by c in
 // auto-ack mode with subscription id "/temp-queue/id", as RabbitMQ's STOMP
 // plugin does. Only a responder that was given its name can reach it.
-func (c *Conn) tempQueue(id string) *queue {
+func (c *Conn) tempQueue(id string) (*queue, error) {
 	if cs := c.temp[id]; cs != nil {
-		return cs.q
+		return cs.q, nil
+	}
+	if len(c.temp) >= maxTempQueues {
+		return nil, fmt.Errorf("%w: a session may hold at most %d temp queues", broker.ErrLimit, maxTempQueues)
 	}
 	q := c.vhost.create(c, randomName("amq.gen-"), queueFlags{autoDelete: true, exclusive: true})
 	cs := &consumer{conn: c, id: tempQueuePrefix + id, q: q, mode: broker.AckAuto}
 	q.addConsumer(cs)
 	c.temp[id] = cs
-	return q
+	return q, nil
 }
+
+// maxTempQueues bounds the temp queues of one Conn, so one client cannot
+// grow the broker without bound.
+const maxTempQueues = 64

@@ -68,3 +68,16 @@ func TestTempQueueReplyToMustBeValid(t *testing.T) {
 	c, _ := connect(t, b)
 	wantErr(t, trySend(c, "/queue/q", "m", h("reply-to", "/temp-queue/a/b")), broker.ErrInvalidDestination)
 }
+
+// A client that names a new temp queue in every reply-to would grow the
+// broker without bound: a Conn holds at most 64.
+func TestTempQueueFloodStopsAtTheLimit(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	c, _ := connect(t, b)
+	for i := range 64 {
+		send(t, c, "/topic/rpc", "x", h("reply-to", "/temp-queue/t"+strings.Repeat("i", i+1)))
+	}
+	wantErr(t, trySend(c, "/topic/rpc", "x", h("reply-to", "/temp-queue/one-more")), broker.ErrLimit)
+	send(t, c, "/topic/rpc", "x", h("reply-to", "/temp-queue/ti")) // an existing one still works
+}

@@ -174,6 +174,8 @@ func NewRelay(t testing.TB, tweak ...func(*relay.Config)) *relay.Relay {
 		ReconnectMin:  50 * time.Millisecond,
 		ReconnectMax:  time.Second,
 		Heartbeat:     10 * time.Second,
+		// The default of AMQP_CONSUMERS_PER_SESSION.
+		SessionConsumers: 64,
 	}
 	for _, f := range tweak {
 		f(&cfg)
