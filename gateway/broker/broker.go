@@ -179,7 +179,7 @@ var (
 	ErrNacked                = errors.New("message rejected by broker")
 	// ErrLimit: a bound was reached, the session's own (too many
 	// consumers) or the node's (no AMQP channel left).
-	ErrLimit = errors.New("resource limit")
-	ErrUnavailable           = errors.New("broker unavailable")
-	ErrClosed                = errors.New("broker connection closed")
+	ErrLimit       = errors.New("resource limit")
+	ErrUnavailable = errors.New("broker unavailable")
+	ErrClosed      = errors.New("broker connection closed")
 )
