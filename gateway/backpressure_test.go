@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,4 +114,77 @@ func TestTransactionBuffersAreBoundedInBytes(t *testing.T) {
 	c.SendBody(stomp.CmdSend, string(make([]byte, 600)), "destination:/queue/q", "transaction:t")
 	c.SendBody(stomp.CmdSend, string(make([]byte, 600)), "destination:/queue/q", "transaction:t")
 	c.ExpectError("Transaction too large")
+}
+
+// countingStalled never confirms and counts what it was handed.
+type countingStalled struct {
+	*memory.Broker
+	mu      sync.Mutex
+	handed  int
+	pending []func(error)
+}
+
+func (b *countingStalled) Connect(ctx context.Context, info broker.ConnectInfo, h broker.Handler) (broker.Conn, error) {
+	c, err := b.Broker.Connect(ctx, info, h)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, b: b}, nil
+}
+
+func (b *countingStalled) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.handed
+}
+
+type countingConn struct {
+	broker.Conn
+	b *countingStalled
+}
+
+func (c *countingConn) Publish(_ context.Context, _ *broker.Message, confirmed func(error)) error {
+	c.b.mu.Lock()
+	c.b.handed++
+	c.b.pending = append(c.b.pending, confirmed)
+	c.b.mu.Unlock()
+	return nil
+}
+
+func (c *countingConn) Close() error {
+	c.b.mu.Lock()
+	for _, f := range c.b.pending {
+		f(broker.ErrClosed)
+	}
+	c.b.pending = nil
+	c.b.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// 512 unconfirmed SENDs of up to 4 MiB each were 2 GiB a session could
+// make the gateway hold. Unconfirmed bytes are bounded too: the reader
+// stops taking SENDs past MAX_INFLIGHT_BYTES.
+func TestUnconfirmedSendBytesAreBounded(t *testing.T) {
+	t.Parallel()
+	b := &countingStalled{Broker: memory.New()}
+	t.Cleanup(func() { b.Close() })
+	cfg := gatewaytest.TestConfig()
+	cfg.MaxInflightBytes = 1 << 20
+	ts := gatewaytest.Start(t, b, cfg)
+	c := connected(t, ts)
+	body := strings.Repeat("x", 400<<10)
+	for range 5 {
+		c.SendBody(stomp.CmdSend, body, "destination:/queue/inflight-bytes")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for b.count() < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := b.count(); n != 2 {
+		t.Fatalf("%d unconfirmed SENDs of 400 KiB taken with a bound of 1 MiB, want 2", n)
+	}
+	bystander := connected(t, ts)
+	bystander.Send(stomp.CmdSubscribe, "id:b", "destination:/topic/x", "receipt:alive")
+	bystander.Expect(stomp.CmdReceipt)
 }

@@ -26,6 +26,7 @@ type Config struct {
 	MaxTransactionBytes  int `envconfig:"MAX_TRANSACTION_BYTES" default:"16777216" desc:"most bytes buffered in all open transactions of a session, counted as whole frames (headers and bodies)"`
 	MaxOutboundBytes     int `envconfig:"MAX_OUTBOUND_BYTES" default:"16777216" desc:"bytes queued for a client before it is closed as a slow consumer"`
 	MaxInflight          int `envconfig:"MAX_INFLIGHT_PUBLISHES" default:"512" desc:"unconfirmed SENDs per session before the gateway stops reading from it"`
+	MaxInflightBytes     int `envconfig:"MAX_INFLIGHT_BYTES" default:"16777216" desc:"bytes of unconfirmed SENDs per session before the gateway stops reading from it (one SEND always goes out, whatever its size)"`
 	DefaultPrefetch      int `envconfig:"DEFAULT_PREFETCH" default:"1000" desc:"prefetch (deliveries in flight) of subscriptions without a prefetch-count header: client-ack ones, and auto-ack ones on a queue of their own, which the gateway settles once written"`
 	MaxPrefetch          int `envconfig:"MAX_PREFETCH" default:"10000" desc:"largest prefetch a subscription gets; prefetch-count:0 (unlimited on RabbitMQ) or more is this"`
 
@@ -60,6 +61,7 @@ func DefaultConfig() Config {
 		MaxTransactionBytes:  16 << 20,
 		MaxOutboundBytes:     16 << 20,
 		MaxInflight:          512,
+		MaxInflightBytes:     16 << 20,
 		DefaultPrefetch:      1000,
 		MaxPrefetch:          10000,
 

@@ -150,9 +150,8 @@ func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
 		s.paused.Store(false)
 		s.seen()
 	}()
-	select {
-	case s.inflight <- struct{}{}:
-	case <-s.done:
+	size := messageSize(headerBytes(m.Headers), m.Body)
+	if !s.inflight.acquire(size, s.done) {
 		return nil
 	}
 	s.pending.Add(1)
@@ -162,7 +161,7 @@ func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
 	start := time.Now()
 	err := s.conn.Publish(s.ctx, m, func(err error) {
 		mConfirmLatency.Observe(time.Since(start).Seconds())
-		<-s.inflight
+		s.inflight.release(size)
 		defer s.pending.Done()
 		if err != nil {
 			s.log.Warn().Err(err).Str("destination", dest).Msg("publish failed")
@@ -177,11 +176,20 @@ func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
 		}
 	})
 	if err != nil {
-		<-s.inflight
+		s.inflight.release(size)
 		s.pending.Done()
 		return s.brokerFailure("publish", err)
 	}
 	return nil
+}
+
+// headerBytes is the size of a message's headers.
+func headerBytes(hs []broker.Header) int {
+	n := 0
+	for _, h := range hs {
+		n += len(h.Name) + len(h.Value) + 32
+	}
+	return n
 }
 
 // seenBefore reports whether key occurs in hs: repeated headers are

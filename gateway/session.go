@@ -57,7 +57,7 @@ type session struct {
 
 	// Unconfirmed publishes: inflight bounds them (the reader blocks when
 	// it is full), pending lets DISCONNECT wait for them.
-	inflight chan struct{}
+	inflight *inflight
 	pending  sync.WaitGroup
 
 	mu   sync.Mutex // guards subs and seq
@@ -92,7 +92,7 @@ func newSession(srv *Server, t transport, maxVersion stomp.Version) *session {
 		started:    now,
 		maxVersion: maxVersion,
 		parser:     stomp.NewParser(srv.preAuthLimits()),
-		inflight:   make(chan struct{}, srv.cfg.MaxInflight),
+		inflight:   newInflight(srv.cfg.MaxInflight, srv.cfg.MaxInflightBytes),
 		done:       make(chan struct{}),
 		closed:     make(chan struct{}),
 	}
