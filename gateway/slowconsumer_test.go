@@ -101,3 +101,21 @@ func TestClientCannotAckAnAutoAckDelivery(t *testing.T) {
 	c.Send(stomp.CmdAck, "id:"+m.Get("message-id"))
 	c.ExpectError("Unknown ack id")
 }
+
+// prefetch-count:0 is unlimited on RabbitMQ: unacked bookkeeping would
+// grow with the queue. Here it is MAX_PREFETCH.
+func TestUnlimitedPrefetchIsBoundedByMaxPrefetch(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *gateway.Config) { c.MaxPrefetch = 5 })
+	fill(t, ts, "/queue/prefetch-zero", 20)
+	c := connected(t, ts)
+	c.Send(stomp.CmdSubscribe, "id:s", "destination:/queue/prefetch-zero", "ack:client-individual", "prefetch-count:0")
+	var last *stomp.Frame
+	for range 5 {
+		last = c.Expect(stomp.CmdMessage)
+	}
+	c.Send(stomp.CmdBegin, "transaction:probe", "receipt:probe")
+	gatewaytest.Header(t, c.Expect(stomp.CmdReceipt), "receipt-id", "probe") // no sixth MESSAGE first
+	c.Send(stomp.CmdAck, "id:"+last.Get("ack"))
+	c.Expect(stomp.CmdMessage)
+}
