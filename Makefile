@@ -34,10 +34,13 @@ vet:
 	$(GO) vet ./...
 
 # The relay's integration tests need a real RabbitMQ on 127.0.0.1:5672 (or
-# STOMP_GATEWAY_TEST_AMQP_URL). Start it when it is installed but down; with
-# CI set an unreachable broker fails the run (the tests fail too).
+# STOMP_GATEWAY_TEST_AMQP_URL), and the auth tests its management API on
+# 127.0.0.1:15672 too (the rabbitmq backend reads users' permissions there).
+# Start the broker when it is installed but down, and enable
+# rabbitmq_management when it does not answer; with CI set an unreachable
+# broker or API fails the run (the tests fail too).
 .PHONY: rabbitmq
-rabbitmq: ## start the local RabbitMQ for the integration tests when it is installed but not running
+rabbitmq: ## start the local RabbitMQ for the integration tests when it is installed but not running, with its management API
 	@if [ -n "$$STOMP_GATEWAY_TEST_AMQP_URL" ] || (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then exit 0; fi; \
 	if command -v rabbitmq-server >/dev/null; then \
 		echo "RabbitMQ is not running: starting it with rabbitmq-server -detached"; \
@@ -46,6 +49,18 @@ rabbitmq: ## start the local RabbitMQ for the integration tests when it is insta
 	fi; \
 	if [ -n "$$CI" ]; then echo "ERROR: RabbitMQ is not reachable on 127.0.0.1:5672 and could not be started (apt-get install rabbitmq-server)"; exit 1; fi; \
 	echo "WARNING: RabbitMQ is not reachable on 127.0.0.1:5672: the relay integration tests will be SKIPPED (they fail under CI)"
+	@if [ -n "$$STOMP_GATEWAY_TEST_AMQP_URL" ] || $(MANAGEMENT_UP); then exit 0; fi; \
+	if command -v rabbitmq-plugins >/dev/null && (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then \
+		echo "RabbitMQ's management API does not answer: rabbitmq-plugins enable rabbitmq_management"; \
+		rabbitmq-plugins enable rabbitmq_management >/dev/null; \
+		for i in $$(seq 1 60); do $(MANAGEMENT_UP) && exit 0; sleep 1; done; \
+	fi; \
+	if [ -n "$$CI" ]; then echo "ERROR: RabbitMQ's management API does not answer on http://127.0.0.1:15672/api/overview with guest:guest"; exit 1; fi; \
+	echo "WARNING: RabbitMQ's management API does not answer on 127.0.0.1:15672: the rabbitmq auth tests will be SKIPPED (they fail under CI)"
+
+# MANAGEMENT_UP succeeds when http://127.0.0.1:15672/api/overview answers
+# 200 to guest:guest (Z3Vlc3Q6Z3Vlc3Q=), with bash alone: no curl needed.
+MANAGEMENT_UP := (exec 3<>/dev/tcp/127.0.0.1/15672 && printf 'GET /api/overview HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Basic Z3Vlc3Q6Z3Vlc3Q=\r\n\r\n' >&3 && read -t 5 -r status <&3 && [[ $$status == *" 200 "* ]]) 2>/dev/null
 
 # The third-party client tests drive @stomp/stompjs from Node, and the chat
 # page serves it to browsers; npm installs both (pinned by package-lock.json)

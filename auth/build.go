@@ -72,7 +72,7 @@ func (s *Service) backend(name string, cfg Config, amqpURLs []string, log zerolo
 		if u == "" {
 			return nil, errors.New("STOMP_GATEWAY_AUTH=rabbitmq needs STOMP_GATEWAY_AUTH_RABBITMQ_URL or STOMP_GATEWAY_AMQP_URL")
 		}
-		return NewRabbitMQ(u, cfg.RabbitMQCacheTTL, log)
+		return NewRabbitMQ(u, cfg, log)
 	}
 	return nil, fmt.Errorf("STOMP_GATEWAY_AUTH: unknown backend %q (static, jwt, http, rabbitmq, none)", name)
 }
@@ -82,7 +82,8 @@ func (s *Service) Reload() error {
 	return errors.Join(s.Chain.Reload(), s.Authorizer.Reload())
 }
 
-// Close stops background work (file watchers, JWKS refresh).
+// Close stops background work (file watchers, JWKS refresh) and drops idle
+// connections.
 func (s *Service) Close() {
 	for _, c := range s.closers {
 		_ = c.Close()

@@ -23,8 +23,11 @@ type Config struct {
 	HTTPCacheTTL    time.Duration `envconfig:"AUTH_HTTP_CACHE_TTL" default:"30s" desc:"http backend: how long an allow answer is reused"`
 	HTTPNegativeTTL time.Duration `envconfig:"AUTH_HTTP_NEGATIVE_TTL" default:"5s" desc:"http backend: how long a deny answer is reused"`
 
-	RabbitMQURL      string        `envconfig:"AUTH_RABBITMQ_URL" default:"" desc:"rabbitmq backend: broker to check login/passcode against with an AMQP handshake (amqp://host:5672/vhost, no credentials); empty uses the first AMQP_URL"`
-	RabbitMQCacheTTL time.Duration `envconfig:"AUTH_RABBITMQ_CACHE_TTL" default:"30s" desc:"rabbitmq backend: how long a successful check is reused"`
+	RabbitMQURL               string        `envconfig:"AUTH_RABBITMQ_URL" default:"" desc:"rabbitmq backend: broker to check login/passcode against with an AMQP handshake (amqp://host:5672/vhost; its credentials, if any, serve only to derive AUTH_RABBITMQ_MANAGEMENT_URL); empty uses the first AMQP_URL"`
+	RabbitMQCacheTTL          time.Duration `envconfig:"AUTH_RABBITMQ_CACHE_TTL" default:"30s" desc:"rabbitmq backend: how long a successful check is reused"`
+	RabbitMQManagementURL     string        `envconfig:"AUTH_RABBITMQ_MANAGEMENT_URL" default:"" desc:"rabbitmq backend: RabbitMQ management API that users' permissions are read from, with an account tagged administrator (only those may read other users' permissions): http://user:password@rabbitmq:15672; empty: the AMQP URL's host on port 15672 (https for amqps) with the AMQP URL's account (guest/guest when it names none)"`
+	RabbitMQManagementTimeout time.Duration `envconfig:"AUTH_RABBITMQ_MANAGEMENT_TIMEOUT" default:"2s" desc:"rabbitmq backend: timeout of one management API call; a user whose permissions cannot be read is refused"`
+	RabbitMQPermissionsTTL    time.Duration `envconfig:"AUTH_RABBITMQ_PERMISSIONS_TTL" default:"30s" desc:"rabbitmq backend: how long a user's permissions in a vhost are reused by all its sessions (0: read at every check); past it they are read again before the next check, which is refused if they cannot be"`
 
 	ACLFile string `envconfig:"ACL_FILE" default:"" desc:"authorization rules, one per line: <user or *> <read|write|readwrite> <destination pattern>; * matches within a path segment, ** anything, {user} the user; reloaded on SIGHUP. Without it and without token permissions everything is allowed"`
 }

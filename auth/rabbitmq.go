@@ -31,17 +31,23 @@ const (
 
 // RabbitMQ is the rabbitmq backend: it accepts the login/passcode pairs
 // (and vhosts) RabbitMQ accepts, by opening an AMQP connection with them
-// and closing it at once. The identity carries no permissions: the ACL
-// file applies.
+// and closing it at once, and gives each identity the user's own
+// RabbitMQ permissions in the vhost, read from the management API: the
+// gateway then allows what RabbitMQ's STOMP plugin would (see
+// permSnapshot), on top of the ACL file.
 //
 // A wrong password costs about 3 s: RabbitMQ delays its answer. Successful
-// checks are cached for the ttl given to NewRabbitMQ, refusals for 2 s;
-// an unreachable broker gives ErrUnavailable, never cached.
+// checks are cached for Config.RabbitMQCacheTTL, refusals for 2 s, and
+// permissions for Config.RabbitMQPermissionsTTL; an unreachable broker or
+// management API gives ErrUnavailable, never cached.
 type RabbitMQ struct {
 	url   string // amqp(s)://host:port/vhost, without credentials
 	host  string // host:port, for error messages
+	vhost string // the URL's vhost, for clients that name none
 	ttl   time.Duration
 	cache *cache
+	mgmt  *management
+	perms *permCache
 	log   zerolog.Logger
 
 	dials atomic.Int64 // connections attempted; tests read it
@@ -49,11 +55,12 @@ type RabbitMQ struct {
 
 // NewRabbitMQ returns the rabbitmq backend for the broker at rawURL, an
 // amqp:// or amqps:// URL; its vhost applies when a client names none.
-// Credentials in rawURL are ignored (it is often the gateway's own
-// AMQP_URL); so is an auth_mechanism parameter: the check always uses
-// PLAIN with the client's login and passcode. Successful checks are reused
-// for ttl.
-func NewRabbitMQ(rawURL string, ttl time.Duration, log zerolog.Logger) (*RabbitMQ, error) {
+// The login check ignores credentials in rawURL (it is often the
+// gateway's own AMQP_URL) and an auth_mechanism parameter: it always uses
+// PLAIN with the client's login and passcode. The credentials serve only
+// to read permissions from the management API when
+// cfg.RabbitMQManagementURL is empty. Close releases its connections.
+func NewRabbitMQ(rawURL string, cfg Config, log zerolog.Logger) (*RabbitMQ, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url's error quotes the URL, which may hold a password.
@@ -65,12 +72,20 @@ func NewRabbitMQ(rawURL string, ttl time.Duration, log zerolog.Logger) (*RabbitM
 	if err != nil {
 		return nil, fmt.Errorf("auth rabbitmq: invalid AMQP URL: %w", err)
 	}
+	mgmt, err := newManagement(cfg.RabbitMQManagementURL, rawURL, cfg.RabbitMQManagementTimeout)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With().Str("auth", "rabbitmq").Logger()
 	return &RabbitMQ{
 		url:   stripped,
 		host:  net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)),
-		ttl:   ttl,
+		vhost: uri.Vhost,
+		ttl:   cfg.RabbitMQCacheTTL,
 		cache: newCache(defaultCacheSize),
-		log:   log.With().Str("auth", "rabbitmq").Logger(),
+		mgmt:  mgmt,
+		perms: newPermCache(mgmt.permissions, cfg.RabbitMQPermissionsTTL, defaultCacheSize, log),
+		log:   log,
 	}, nil
 }
 
@@ -84,6 +99,30 @@ func (r *RabbitMQ) Authenticate(ctx context.Context, c Credentials) (Identity, e
 	if strings.ContainsRune(c.Login, 0) || strings.ContainsRune(c.Passcode, 0) {
 		return Identity{}, fmt.Errorf("%w: NUL in login or passcode", ErrDenied)
 	}
+	vhost := c.VHost
+	if vhost == "" {
+		vhost = r.vhost
+	}
+	id, err := r.login(ctx, c, vhost)
+	if err != nil {
+		return Identity{}, err
+	}
+	// Permissions are read only for users who logged in, so that no
+	// stranger can make the gateway call the management API or fill its
+	// cache.
+	s, err := r.perms.get(ctx, id.User, vhost)
+	if err != nil {
+		return Identity{}, err
+	}
+	if !s.vhostAccess {
+		return Identity{}, fmt.Errorf("%w: rabbitmq: access to vhost '%s' refused for user '%s'", ErrDenied, vhost, id.User)
+	}
+	return id, nil
+}
+
+// login checks c's login and passcode, through the cache. The identity
+// it returns carries the user's permChecker in vhost, c's.
+func (r *RabbitMQ) login(ctx context.Context, c Credentials, vhost string) (Identity, error) {
 	if e, ok := r.cache.Get(c); ok {
 		return e.id, e.err
 	}
@@ -91,7 +130,7 @@ func (r *RabbitMQ) Authenticate(ctx context.Context, c Credentials) (Identity, e
 	err := r.check(ctx, c)
 	switch {
 	case err == nil:
-		id := Identity{User: c.Login}
+		id := Identity{User: c.Login, Resources: permChecker{perms: r.perms, user: c.Login, vhost: vhost}}
 		r.cache.Put(c, id, nil, r.ttl)
 		r.log.Debug().Str("user", c.Login).Str("remote", c.Remote).Dur("took", time.Since(start)).Msg("broker accepted")
 		return id, nil
@@ -100,6 +139,11 @@ func (r *RabbitMQ) Authenticate(ctx context.Context, c Credentials) (Identity, e
 		r.log.Debug().Str("login", c.Login).Str("remote", c.Remote).Dur("took", time.Since(start)).Msg("broker refused")
 	}
 	return Identity{}, err
+}
+
+// Close drops idle connections to the management API.
+func (r *RabbitMQ) Close() error {
+	return r.mgmt.Close()
 }
 
 // check opens and closes one AMQP connection with c's credentials. It

@@ -18,27 +18,36 @@ import (
 // guest/guest in from loopback only.
 const testRabbitMQURL = "amqp://127.0.0.1:5672/"
 
-// needRabbitMQ skips the test when RabbitMQ is not running, or fails it
-// when CI or STOMP_GATEWAY_REQUIRE_RABBITMQ is set.
+// needRabbitMQ skips the test when RabbitMQ or its management API (which
+// the rabbitmq backend reads permissions from) is not running, or fails
+// it when CI or STOMP_GATEWAY_REQUIRE_RABBITMQ is set.
 func needRabbitMQ(t *testing.T) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", "127.0.0.1:5672", time.Second)
-	if err == nil {
-		c.Close()
-		return
+	for _, addr := range []string{"127.0.0.1:5672", "127.0.0.1:15672"} {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			continue
+		}
+		if os.Getenv("CI") != "" || os.Getenv("STOMP_GATEWAY_REQUIRE_RABBITMQ") != "" {
+			t.Fatalf("RabbitMQ unreachable on %s (required by CI / STOMP_GATEWAY_REQUIRE_RABBITMQ): %v", addr, err)
+		}
+		t.Skipf("SKIPPED: RabbitMQ unreachable on %s (%v); `make rabbitmq` starts it and enables rabbitmq_management", addr, err)
 	}
-	if os.Getenv("CI") != "" || os.Getenv("STOMP_GATEWAY_REQUIRE_RABBITMQ") != "" {
-		t.Fatalf("RabbitMQ unreachable on 127.0.0.1:5672 (required by CI / STOMP_GATEWAY_REQUIRE_RABBITMQ): %v", err)
-	}
-	t.Skipf("SKIPPED: RabbitMQ unreachable on 127.0.0.1:5672 (%v); start it with `rabbitmq-server -detached`", err)
 }
 
 func newTestRabbitMQ(t *testing.T, url string, ttl time.Duration) *RabbitMQ {
 	t.Helper()
-	r, err := NewRabbitMQ(url, ttl, zerolog.Nop())
+	return newTestRabbitMQConfig(t, url, Config{RabbitMQCacheTTL: ttl, RabbitMQPermissionsTTL: time.Minute})
+}
+
+func newTestRabbitMQConfig(t *testing.T, url string, cfg Config) *RabbitMQ {
+	t.Helper()
+	r, err := NewRabbitMQ(url, cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatalf("NewRabbitMQ: %v", err)
 	}
+	t.Cleanup(func() { r.Close() })
 	return r
 }
 
@@ -75,8 +84,8 @@ func TestRabbitMQChecksLoginAgainstTheBroker(t *testing.T) {
 			if err != nil {
 				t.Fatalf("err = %v", err)
 			}
-			if id.User != tt.creds.Login || id.Permissions != nil || !id.Expires.IsZero() {
-				t.Errorf("identity = %+v, want user %q without permissions or expiry", id, tt.creds.Login)
+			if id.User != tt.creds.Login || id.Permissions != nil || !id.Expires.IsZero() || id.Resources == nil {
+				t.Errorf("identity = %+v, want user %q with RabbitMQ's permissions, without token permissions or expiry", id, tt.creds.Login)
 			}
 		})
 	}
@@ -229,7 +238,7 @@ func TestRabbitMQHungBrokerIsUnavailable(t *testing.T) {
 func TestNewRabbitMQRejectsBadURLs(t *testing.T) {
 	t.Parallel()
 	for _, u := range []string{"", "http://127.0.0.1:5672/", "amqp://127.0.0.1:port/", "amqp://user:" + testPasscode + "@127.0.0.1:x/", "amqp://user:" + testPasscode + "@[::1/"} {
-		_, err := NewRabbitMQ(u, time.Minute, zerolog.Nop())
+		_, err := NewRabbitMQ(u, Config{}, zerolog.Nop())
 		if err == nil {
 			t.Errorf("NewRabbitMQ(%q) accepted it", u)
 		}
@@ -263,7 +272,12 @@ func TestRabbitMQLeavesNoGoroutines(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
 	r := newTestRabbitMQ(t, testRabbitMQURL, time.Minute)
-	if _, err := r.Authenticate(context.Background(), Credentials{Login: "guest", Passcode: "guest"}); err != nil {
+	defer r.Close() // before goleak looks: idle management connections
+	id, err := r.Authenticate(context.Background(), Credentials{Login: "guest", Passcode: "guest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := id.Resources.CheckResource(context.Background(), ResourceAccess{Perm: ReadPerm, Kind: Queue, Name: "q"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Authenticate(context.Background(), Credentials{Login: "guest", Passcode: "wrong"}); !errors.Is(err, ErrDenied) {
