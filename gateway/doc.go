@@ -7,6 +7,9 @@
 //	                       transport, parses frames, runs the state machine
 //	flusher (session.flush) only while there is something to write: drains
 //	                       the outbound queue, then exits
+//	handshake (Server.handshake) STOMP over TLS only, before the session
+//	                       exists: the TLS handshake, bounded by
+//	                       ConnectTimeout from accept and by Shutdown
 //
 // Shared by all sessions: one ticker goroutine (ticker.go) for CONNECT
 // timeouts, heart-beats and pings. Broker deliveries and publish confirms

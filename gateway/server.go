@@ -46,7 +46,11 @@ type Server struct {
 	sessions  map[*session]struct{}
 	listeners []net.Listener // STOMP over TCP, closed by Shutdown
 	draining  bool
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // sessions, and TLS handshakes not yet sessions
+
+	// ctx ends when Shutdown starts; TLS handshakes in progress give up.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // New returns a Server; it serves nothing until its handler is mounted.
@@ -66,6 +70,7 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authoriz
 		fails:    newFailLimiter(cfg.AuthFailuresPerMinute),
 		sessions: make(map[*session]struct{}),
 	}
+	srv.ctx, srv.stop = context.WithCancel(context.Background())
 	srv.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   512,
@@ -179,6 +184,19 @@ func (srv *Server) add(s *session) bool {
 	return true
 }
 
+// hold counts a connection that is not a session yet (its TLS handshake
+// runs), so Shutdown waits for it too; it reports false when draining.
+// The holder calls srv.wg.Done when it is done.
+func (srv *Server) hold() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.draining {
+		return false
+	}
+	srv.wg.Add(1)
+	return true
+}
+
 func (srv *Server) remove(s *session) {
 	mSessions.WithLabelValues(s.t.name(), s.versionLabel).Dec()
 	srv.mu.Lock()
@@ -209,6 +227,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		all = append(all, s)
 	}
 	srv.mu.Unlock()
+	srv.stop()
 	for _, s := range all {
 		s.closeWith(reasonShutdown)
 	}
