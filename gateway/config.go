@@ -34,6 +34,8 @@ type Config struct {
 	AuthFailuresPerMinute int           `envconfig:"AUTH_FAILURES_PER_MINUTE" default:"10" desc:"failed CONNECTs allowed per client address and minute; beyond it CONNECTs from that address are refused unchecked"`
 	TrustedProxies        []string      `envconfig:"TRUSTED_PROXIES" default:"" desc:"comma-separated IPs or CIDRs of proxies whose X-Forwarded-For names the client address; from others it is ignored"`
 	UserHeader            string        `envconfig:"USER_HEADER" default:"x-stomp-user" desc:"header every published message carries with the authenticated user; a client-supplied copy is dropped"`
+
+	AuthMaxConcurrentChecks int `envconfig:"AUTH_MAX_CONCURRENT_CHECKS" default:"0" desc:"most credential checks (bcrypt, auth service or RabbitMQ logins) running at once on this node; a CONNECT beyond it waits for a free one until CONNECT_TIMEOUT, then gets ERROR authentication unavailable; 0 means 8 x GOMAXPROCS. Raise it for backends that mostly wait: a wrong password holds a rabbitmq check for about 3 s"`
 }
 
 // DefaultConfig returns the configuration with every default applied, for

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ type Server struct {
 	log     zerolog.Logger
 	proxies []netip.Prefix
 	fails   *failLimiter
+	checks  chan struct{} // a slot per credential check running
 
 	upgrader websocket.Upgrader
 	ticker   *ticker
@@ -68,6 +70,7 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authoriz
 		log:      log,
 		proxies:  proxies,
 		fails:    newFailLimiter(cfg.AuthFailuresPerMinute),
+		checks:   make(chan struct{}, maxChecks(cfg)),
 		sessions: make(map[*session]struct{}),
 	}
 	srv.ctx, srv.stop = context.WithCancel(context.Background())
@@ -81,6 +84,14 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authoriz
 	}
 	srv.ticker = startTicker(srv)
 	return srv, nil
+}
+
+// maxChecks is AuthMaxConcurrentChecks, or its default from GOMAXPROCS.
+func maxChecks(cfg Config) int {
+	if cfg.AuthMaxConcurrentChecks > 0 {
+		return cfg.AuthMaxConcurrentChecks
+	}
+	return 8 * runtime.GOMAXPROCS(0)
 }
 
 // ServeHTTP upgrades requests on the WebSocket path and starts a session.
