@@ -94,6 +94,7 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 // refusal. The token is reserved before the check, so a burst of parallel
 // guesses gets no more checks than the limit allows.
 func (s *session) authenticate(ctx context.Context, creds auth.Credentials) (auth.Identity, *closeReason) {
+	start := time.Now()
 	slot, err := s.srv.fails.reserve(ctx, s.addr)
 	if errors.Is(err, errTooManyFailures) {
 		s.log.Warn().Str("addr", s.addr).Msg("CONNECT refused: too many failed logins from this address")
@@ -102,7 +103,7 @@ func (s *session) authenticate(ctx context.Context, creds auth.Credentials) (aut
 		return auth.Identity{}, reasonTooManyFailures()
 	}
 	if err != nil {
-		return auth.Identity{}, s.loginFailed(fmt.Errorf("%w: waiting for this address's other logins: %w", auth.ErrUnavailable, err))
+		return auth.Identity{}, s.loginFailed(fmt.Errorf("%w: waiting for this address's other logins: %w", auth.ErrUnavailable, err), start)
 	}
 	defer slot.done(false) // gives the token back unless settled as denied
 	id, err := s.srv.check(ctx, creds)
@@ -111,7 +112,7 @@ func (s *session) authenticate(ctx context.Context, creds auth.Credentials) (aut
 	}
 	slot.done(errors.Is(err, auth.ErrDenied))
 	if err != nil {
-		return auth.Identity{}, s.loginFailed(err)
+		return auth.Identity{}, s.loginFailed(err, start)
 	}
 	return id, nil
 }
@@ -129,11 +130,13 @@ func (srv *Server) check(ctx context.Context, creds auth.Credentials) (auth.Iden
 	return srv.auth.Authenticate(ctx, creds)
 }
 
-// loginFailed answers a failed CONNECT: after a delay, so guessing is
-// slow, with one uniform ERROR whatever the reason; the reason goes to the
-// log (never the credentials). A backend that could not decide is said
-// to be unavailable instead: the client did nothing wrong.
-func (s *session) loginFailed(err error) *closeReason {
+// loginFailed answers a failed CONNECT with one uniform ERROR whatever the
+// reason, no sooner than AuthFailureDelay after it started (so guessing is
+// slow) and no later than the backend's own answer: a backend that is slow
+// to refuse (RabbitMQ takes 3 s) already is the delay. The reason goes to
+// the log (never the credentials). A backend that could not decide is
+// said to be unavailable instead: the client did nothing wrong.
+func (s *session) loginFailed(err error, start time.Time) *closeReason {
 	if !errors.Is(err, auth.ErrDenied) {
 		s.log.Error().Err(err).Msg("authentication unavailable")
 		mConnects.WithLabelValues(s.t.name(), "unavailable").Inc()
@@ -143,9 +146,13 @@ func (s *session) loginFailed(err error) *closeReason {
 	mConnects.WithLabelValues(s.t.name(), "denied").Inc()
 	mAuthFailures.WithLabelValues("denied").Inc()
 	s.log.Warn().Err(err).Str("addr", s.addr).Msg("authentication failed")
-	select {
-	case <-time.After(s.srv.cfg.AuthFailureDelay):
-	case <-s.done:
+	if wait := time.Until(start.Add(s.srv.cfg.AuthFailureDelay)); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.done:
+		}
 	}
 	return &closeReason{message: "access refused", body: "Authentication failed.", code: websocket.ClosePolicyViolation, client: true}
 }

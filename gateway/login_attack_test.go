@@ -213,3 +213,21 @@ func TestConnectWaitingForACheckSlotFailsAsAuthenticationUnavailable(t *testing.
 		t.Errorf("%d checks: the waiting CONNECT reached the backend", checks)
 	}
 }
+
+// RabbitMQ takes 3 s to refuse a wrong password; with a 1 s
+// AUTH_FAILURE_DELAY on top the client waited 4 s. The answer now comes
+// after the longer of the two, never their sum.
+func TestWrongPasswordIsAnsweredAfterTheSlowerOfBackendAndDelayNotTheirSum(t *testing.T) {
+	t.Parallel()
+	const d = time.Second
+	ts := startCounted(t, &countingAuth{delay: d}, func(c *gateway.Config) { c.AuthFailureDelay = d })
+	c := dialFrom(t, ts, "203.0.113.20")
+	start := time.Now()
+	c.Send(stomp.CmdConnect, "accept-version:1.2", "login:alice", "passcode:wrong")
+	c.ExpectError("access refused")
+	took := time.Since(start)
+	t.Logf("backend %v, AUTH_FAILURE_DELAY %v: answered after %v", d, d, took)
+	if took < d || took > d*16/10 {
+		t.Fatalf("answered after %v; want about %v, clearly less than %v", took, d, 2*d)
+	}
+}
