@@ -17,6 +17,10 @@
 // and pending acks) or session.wmu (outbound queue) briefly and never
 // block. The reader never holds session.mu while calling the broker.
 //
+// A panic in session code on any of these goroutines (reader, flusher,
+// broker callbacks, the ticker's check of one session) ends that session
+// only, as an internal error (panic.go).
+//
 // Every way a session ends is a closeReason (close.go), which fixes the
 // ERROR frame and WebSocket close code the client sees. The slow-consumer
 // policy is stated in write.go.

@@ -68,6 +68,7 @@ func (t *ticker) stop() {
 
 // tick checks one session's clocks.
 func (s *session) tick(now, every int64) {
+	defer s.recoverPanic("tick")
 	cfg := &s.srv.cfg
 	if st := s.state.Load(); st != stateConnected {
 		// Once CONNECT has arrived, its context bounds the login instead,
