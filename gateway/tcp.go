@@ -57,6 +57,10 @@ func (t *tcpTransport) writeHeartbeat(deadline time.Time) error {
 func (t *tcpTransport) ping(time.Time) error { return nil }
 
 // goodbye half-closes: the client reads the ERROR, then end of stream.
+// Over TLS that writes close_notify, which crypto/tls bounds with a 5 s
+// write deadline of its own, so a client that stopped reading cannot
+// hold it; nothing else writes to a TLS client without a deadline, since
+// the handshake is done (with its own deadline) before the session starts.
 func (t *tcpTransport) goodbye(_ int, _ string, deadline time.Time) {
 	if cw, ok := t.c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
