@@ -32,12 +32,13 @@ type Config struct {
 
 	AuthFromUpgrade       bool          `envconfig:"AUTH_FROM_UPGRADE" default:"false" desc:"also take credentials from the WebSocket upgrade request (Authorization: Basic or Bearer, the AUTH_COOKIE cookie, an access_token query parameter) when CONNECT carries none"`
 	AuthCookie            string        `envconfig:"AUTH_COOKIE" default:"" desc:"name of a cookie holding a bearer token, with AUTH_FROM_UPGRADE"`
-	AuthFailureDelay      time.Duration `envconfig:"AUTH_FAILURE_DELAY" default:"1s" desc:"a failed CONNECT is answered after this delay"`
-	AuthFailuresPerMinute int           `envconfig:"AUTH_FAILURES_PER_MINUTE" default:"10" desc:"failed CONNECTs allowed per client address and minute; beyond it CONNECTs from that address are refused unchecked"`
+	AuthFailureDelay      time.Duration `envconfig:"AUTH_FAILURE_DELAY" default:"1s" desc:"a failed CONNECT is answered this long after it arrived, or when the backend answers if that is later (the two overlap, never add up)"`
+	AuthFailuresPerMinute int           `envconfig:"AUTH_FAILURES_PER_MINUTE" default:"10" desc:"failed CONNECTs allowed per client address and minute; each CONNECT takes one before its credentials are checked (given back when they are accepted), and beyond it CONNECTs from that address wait for checks in flight or are refused unchecked"`
 	TrustedProxies        []string      `envconfig:"TRUSTED_PROXIES" default:"" desc:"comma-separated IPs or CIDRs of proxies whose X-Forwarded-For names the client address; from others it is ignored"`
 	UserHeader            string        `envconfig:"USER_HEADER" default:"x-stomp-user" desc:"header every published message carries with the authenticated user; a client-supplied copy (in any case, with any surrounding whitespace) is dropped"`
 
-	DurableQueueNames string `envconfig:"DURABLE_QUEUE_NAMES" default:"per-user" desc:"naming of durable subscription queues: per-user (from the user, the destination and the id, so users never share one) or rabbitmq (RabbitMQ's own names, shared by every user with the same id and destination, for moving existing durable subscriptions over; rules must then allow reading /queue/<name>)"`
+	DurableQueueNames       string `envconfig:"DURABLE_QUEUE_NAMES" default:"per-user" desc:"naming of durable subscription queues: per-user (from the user, the destination and the id, so users never share one) or rabbitmq (RabbitMQ's own names, shared by every user with the same id and destination, for moving existing durable subscriptions over; rules must then allow reading /queue/<name>)"`
+	AuthMaxConcurrentChecks int    `envconfig:"AUTH_MAX_CONCURRENT_CHECKS" default:"0" desc:"most credential checks (bcrypt, auth service or RabbitMQ logins) running at once on this node; a CONNECT beyond it waits for a free one until CONNECT_TIMEOUT, then gets ERROR authentication unavailable; 0 means 8 x GOMAXPROCS. Raise it for backends that mostly wait: a wrong password holds a rabbitmq check for about 3 s"`
 }
 
 // DefaultConfig returns the configuration with every default applied, for

@@ -34,13 +34,8 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	if err != nil {
 		return protocolError("Invalid header", err.Error())
 	}
+	s.state.Store(stateConnecting)
 	vhost := f.Get(stomp.HdrHost)
-	if !s.srv.fails.allowed(s.addr) {
-		s.log.Warn().Str("addr", s.addr).Msg("CONNECT refused: too many failed logins from this address")
-		mConnects.WithLabelValues(s.t.name(), "rate_limited").Inc()
-		mAuthFailures.WithLabelValues("rate_limited").Inc()
-		return reasonTooManyFailures()
-	}
 	creds := auth.Credentials{
 		Login:    f.Get(stomp.HdrLogin),
 		Passcode: f.Get(stomp.HdrPasscode),
@@ -53,12 +48,9 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.ConnectTimeout)
 	defer cancel()
-	id, err := s.srv.auth.Authenticate(ctx, creds)
-	if err != nil {
-		return s.loginFailed(err)
-	}
-	if !id.Expires.IsZero() && !time.Now().Before(id.Expires) {
-		return s.loginFailed(auth.ErrDenied)
+	id, r := s.authenticate(ctx, creds)
+	if r != nil {
+		return r
 	}
 	conn, err := s.srv.broker.Connect(ctx, broker.ConnectInfo{SessionID: s.id, VHost: vhost, User: id.User}, s)
 	if err != nil {
@@ -98,24 +90,70 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	return nil
 }
 
-// loginFailed answers a failed CONNECT: after a delay, so guessing is
-// slow, with one uniform ERROR whatever the reason; the reason goes to the
-// log (never the credentials). A backend that could not decide is said
-// to be unavailable instead: the client did nothing wrong.
-func (s *session) loginFailed(err error) *closeReason {
+// authenticate checks creds within the address's failed-login limit
+// (ratelimit.go) and the node's cap on concurrent checks, and answers a
+// refusal. The token is reserved before the check, so a burst of parallel
+// guesses gets no more checks than the limit allows.
+func (s *session) authenticate(ctx context.Context, creds auth.Credentials) (auth.Identity, *closeReason) {
+	start := time.Now()
+	slot, err := s.srv.fails.reserve(ctx, s.addr)
+	if errors.Is(err, errTooManyFailures) {
+		s.log.Warn().Str("addr", s.addr).Msg("CONNECT refused: too many failed logins from this address")
+		mConnects.WithLabelValues(s.t.name(), "rate_limited").Inc()
+		mAuthFailures.WithLabelValues("rate_limited").Inc()
+		return auth.Identity{}, reasonTooManyFailures()
+	}
+	if err != nil {
+		return auth.Identity{}, s.loginFailed(fmt.Errorf("%w: waiting for this address's other logins: %w", auth.ErrUnavailable, err), start)
+	}
+	defer slot.done(false) // gives the token back unless settled as denied
+	id, err := s.srv.check(ctx, creds)
+	if err == nil && !id.Expires.IsZero() && !time.Now().Before(id.Expires) {
+		err = fmt.Errorf("%w: credentials expired", auth.ErrDenied)
+	}
+	slot.done(errors.Is(err, auth.ErrDenied))
+	if err != nil {
+		return auth.Identity{}, s.loginFailed(err, start)
+	}
+	return id, nil
+}
+
+// check runs the authenticator once a node-wide check slot is free, so a
+// burst of CONNECTs from many addresses costs bounded CPU (bcrypt) and
+// backend calls. A CONNECT that finds none within ctx cannot be checked.
+func (srv *Server) check(ctx context.Context, creds auth.Credentials) (auth.Identity, error) {
+	select {
+	case srv.checks <- struct{}{}:
+	case <-ctx.Done():
+		return auth.Identity{}, fmt.Errorf("%w: all %d check slots busy: %w", auth.ErrUnavailable, cap(srv.checks), ctx.Err())
+	}
+	defer func() { <-srv.checks }()
+	return srv.auth.Authenticate(ctx, creds)
+}
+
+// loginFailed answers a failed CONNECT with one uniform ERROR whatever the
+// reason, no sooner than AuthFailureDelay after it started (so guessing is
+// slow) and no later than the backend's own answer: a backend that is slow
+// to refuse (RabbitMQ takes 3 s) already is the delay. The reason goes to
+// the log (never the credentials). A backend that could not decide is
+// said to be unavailable instead: the client did nothing wrong.
+func (s *session) loginFailed(err error, start time.Time) *closeReason {
 	if !errors.Is(err, auth.ErrDenied) {
 		s.log.Error().Err(err).Msg("authentication unavailable")
 		mConnects.WithLabelValues(s.t.name(), "unavailable").Inc()
 		mAuthFailures.WithLabelValues("unavailable").Inc()
 		return &closeReason{message: "authentication unavailable", body: "Credentials could not be checked; try again later.", code: websocket.CloseTryAgainLater}
 	}
-	s.srv.fails.failed(s.addr)
 	mConnects.WithLabelValues(s.t.name(), "denied").Inc()
 	mAuthFailures.WithLabelValues("denied").Inc()
 	s.log.Warn().Err(err).Str("addr", s.addr).Msg("authentication failed")
-	select {
-	case <-time.After(s.srv.cfg.AuthFailureDelay):
-	case <-s.done:
+	if wait := time.Until(start.Add(s.srv.cfg.AuthFailureDelay)); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.done:
+		}
 	}
 	return &closeReason{message: "access refused", body: "Authentication failed.", code: websocket.ClosePolicyViolation, client: true}
 }

@@ -160,6 +160,7 @@ func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
 	}
 	start := time.Now()
 	err := s.conn.Publish(s.ctx, m, func(err error) {
+		defer s.recoverPanic("confirm")
 		mConfirmLatency.Observe(time.Since(start).Seconds())
 		s.inflight.release(size)
 		defer s.pending.Done()

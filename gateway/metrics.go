@@ -61,6 +61,9 @@ var (
 	mSlowConsumers = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "stomp_gateway_slow_consumer_closes_total", Help: "Sessions closed because their outbound queue passed MAX_OUTBOUND_BYTES.",
 	})
+	mPanics = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "stomp_gateway_panics_total", Help: "Panics recovered while serving a session (each closed that session with ERROR internal error); any is a bug.",
+	})
 )
 
 // outboundBytes is the sum of every session's queued bytes.
@@ -71,6 +74,7 @@ func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		mSessions, mConnects, mDisconnects, mFramesIn, mFramesOut, mBytesIn, mBytesOut, mErrors,
 		mAuthFailures, mConfirmLatency, mDeliveryLatency, mDeliveries, mAcks, mNacks, mOutboundBytes, mSlowConsumers,
+		mPanics,
 	}
 }
 

@@ -12,10 +12,20 @@ var errStop = errors.New("session stopped")
 
 // readLoop feeds inbound bytes to the parser until the transport fails or
 // a frame ends the session, and returns why and whether the transport can
-// still be read.
-func (s *session) readLoop() (closeReason, bool) {
+// still be read. A panic ends the session as an internal error
+// (panic.go); the transport stays readable unless the panic was in it.
+func (s *session) readLoop() (reason closeReason, readable bool) {
+	reading := false
+	defer func() {
+		if v := recover(); v != nil {
+			s.panicked("reader", v)
+			reason, readable = reasonInternal, !reading
+		}
+	}()
 	for {
+		reading = true
 		b, err := s.t.read()
+		reading = false
 		if err != nil {
 			return reasonPeerGone, false
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +42,7 @@ type Server struct {
 	log     zerolog.Logger
 	proxies []netip.Prefix
 	fails   *failLimiter
+	checks  chan struct{} // a slot per credential check running
 
 	upgrader websocket.Upgrader
 	ticker   *ticker
@@ -49,7 +51,11 @@ type Server struct {
 	sessions  map[*session]struct{}
 	listeners []net.Listener // STOMP over TCP, closed by Shutdown
 	draining  bool
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // sessions, and TLS handshakes not yet sessions
+
+	// ctx ends when Shutdown starts; TLS handshakes in progress give up.
+	ctx  context.Context
+	stop context.CancelFunc
 }
 
 // New returns a Server; it serves nothing until its handler is mounted.
@@ -75,8 +81,10 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authoriz
 		log:      log,
 		proxies:  proxies,
 		fails:    newFailLimiter(cfg.AuthFailuresPerMinute),
+		checks:   make(chan struct{}, maxChecks(cfg)),
 		sessions: make(map[*session]struct{}),
 	}
+	srv.ctx, srv.stop = context.WithCancel(context.Background())
 	srv.upgrader = websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   512,
@@ -87,6 +95,14 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authoriz
 	}
 	srv.ticker = startTicker(srv)
 	return srv, nil
+}
+
+// maxChecks is AuthMaxConcurrentChecks, or its default from GOMAXPROCS.
+func maxChecks(cfg Config) int {
+	if cfg.AuthMaxConcurrentChecks > 0 {
+		return cfg.AuthMaxConcurrentChecks
+	}
+	return 8 * runtime.GOMAXPROCS(0)
 }
 
 // ServeHTTP upgrades requests on the WebSocket path and starts a session.
@@ -190,6 +206,19 @@ func (srv *Server) add(s *session) bool {
 	return true
 }
 
+// hold counts a connection that is not a session yet (its TLS handshake
+// runs), so Shutdown waits for it too; it reports false when draining.
+// The holder calls srv.wg.Done when it is done.
+func (srv *Server) hold() bool {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.draining {
+		return false
+	}
+	srv.wg.Add(1)
+	return true
+}
+
 func (srv *Server) remove(s *session) {
 	mSessions.WithLabelValues(s.t.name(), s.versionLabel).Dec()
 	srv.mu.Lock()
@@ -220,6 +249,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		all = append(all, s)
 	}
 	srv.mu.Unlock()
+	srv.stop()
 	for _, s := range all {
 		s.closeWith(reasonShutdown)
 	}

@@ -17,7 +17,8 @@ import (
 
 // Session states.
 const (
-	stateNew int32 = iota // waiting for CONNECT
+	stateNew        int32 = iota // waiting for CONNECT
+	stateConnecting              // handling CONNECT, bounded by its own context
 	stateConnected
 )
 

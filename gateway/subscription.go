@@ -287,6 +287,7 @@ var messageHeaders = map[string]bool{
 // Deliver implements broker.Handler: it turns a delivery into a MESSAGE
 // and queues it. It never blocks.
 func (s *session) Deliver(d *broker.Delivery) {
+	defer s.recoverPanic("deliver")
 	if s.expired() {
 		// Not one message after the credentials expire, even between
 		// ticks; unacked ones go back to the queue.
@@ -358,6 +359,7 @@ func encodeTail(d *broker.Delivery, v stomp.Version) *messageTail {
 // is gone, so the client is told and the session closed rather than left
 // silently without messages.
 func (s *session) Lost(id string, err error) {
+	defer s.recoverPanic("lost")
 	s.log.Warn().Err(err).Str("subscription", id).Msg("subscription lost")
 	r := brokerError("Server cancelled subscription", fmt.Sprintf("The server has cancelled subscription %q; no more messages will be delivered for it.", id))
 	r.headers = []stomp.Header{{Key: stomp.HdrSubscription, Value: id}}

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"time"
@@ -55,6 +57,10 @@ func (t *tcpTransport) writeHeartbeat(deadline time.Time) error {
 func (t *tcpTransport) ping(time.Time) error { return nil }
 
 // goodbye half-closes: the client reads the ERROR, then end of stream.
+// Over TLS that writes close_notify, which crypto/tls bounds with a 5 s
+// write deadline of its own, so a client that stopped reading cannot
+// hold it; nothing else writes to a TLS client without a deadline, since
+// the handshake is done (with its own deadline) before the session starts.
 func (t *tcpTransport) goodbye(_ int, _ string, deadline time.Time) {
 	if cw, ok := t.c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
@@ -68,7 +74,10 @@ func (t *tcpTransport) name() string       { return "tcp" }
 func (t *tcpTransport) pings() bool        { return false }
 
 // ServeTCP runs STOMP over TCP (or TLS, when ln is a TLS listener) until
-// ln fails or Shutdown closes it.
+// ln fails or Shutdown closes it. Every connection must send CONNECT
+// within ConnectTimeout of being accepted; over TLS that includes the
+// handshake, which runs on its own goroutine so the accept loop never
+// waits for a client.
 func (srv *Server) ServeTCP(ln net.Listener) error {
 	srv.mu.Lock()
 	if srv.draining {
@@ -96,14 +105,52 @@ func (srv *Server) ServeTCP(ln net.Listener) error {
 			return err
 		}
 		delay = 0
-		s := newSession(srv, &tcpTransport{c: c}, stomp.V12)
-		s.addr = hostOf(c.RemoteAddr().String())
-		if !srv.add(s) {
-			_ = c.Close()
+		accepted := time.Now()
+		if tc, ok := c.(*tls.Conn); ok {
+			if !srv.hold() {
+				_ = c.Close()
+				continue
+			}
+			go srv.handshake(tc, accepted)
 			continue
 		}
-		go s.run()
+		srv.startTCP(c, accepted)
 	}
+}
+
+// handshake completes a TLS client's handshake before its session starts,
+// bounded by ConnectTimeout from accept and by Shutdown. Left to the
+// session's first Read, a silent client's handshake would wait forever
+// holding the tls.Conn's handshake lock, and the CONNECT-timeout ERROR's
+// Write, which needs that lock, would wait with it, deadline or not.
+func (srv *Server) handshake(c *tls.Conn, accepted time.Time) {
+	defer srv.wg.Done()
+	deadline := accepted.Add(srv.cfg.ConnectTimeout)
+	ctx, cancel := context.WithDeadline(srv.ctx, deadline)
+	defer cancel()
+	_ = c.SetDeadline(deadline)
+	if err := c.HandshakeContext(ctx); err != nil {
+		srv.log.Debug().Err(err).Str("remote", c.RemoteAddr().String()).Msg("TLS handshake failed")
+		_ = c.Close()
+		return
+	}
+	// Only reads are unbounded again; every write sets its own deadline,
+	// so the handshake's stays until the first one.
+	_ = c.SetReadDeadline(time.Time{})
+	srv.startTCP(c, accepted)
+}
+
+// startTCP runs the session of an accepted connection; its CONNECT
+// timeout counts from accepted.
+func (srv *Server) startTCP(c net.Conn, accepted time.Time) {
+	s := newSession(srv, &tcpTransport{c: c}, stomp.V12)
+	s.started = accepted
+	s.addr = hostOf(c.RemoteAddr().String())
+	if !srv.add(s) {
+		_ = c.Close()
+		return
+	}
+	go s.run()
 }
 
 func hostOf(addr string) string {

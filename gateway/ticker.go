@@ -68,9 +68,12 @@ func (t *ticker) stop() {
 
 // tick checks one session's clocks.
 func (s *session) tick(now, every int64) {
+	defer s.recoverPanic("tick")
 	cfg := &s.srv.cfg
-	if s.state.Load() == stateNew {
-		if now-s.started.UnixNano() > int64(cfg.ConnectTimeout) {
+	if st := s.state.Load(); st != stateConnected {
+		// Once CONNECT has arrived, its context bounds the login instead,
+		// so a login that waits for a check slot fails as what it is.
+		if st == stateNew && now-s.started.UnixNano() > int64(cfg.ConnectTimeout) {
 			s.closeWith(reasonConnectSlow)
 		}
 		return

@@ -93,6 +93,7 @@ func (s *session) kickLocked() {
 // closing it then starts the close handshake; it is the only place that
 // does, so the ERROR frame always goes out before the close.
 func (s *session) flush() {
+	defer s.recoverFlush()
 	var batch []outItem
 	for {
 		s.wmu.Lock()
@@ -180,6 +181,12 @@ func (s *session) write(it outItem) error {
 // one) behind what is already queued and lets the flusher close the
 // transport. It is idempotent and never blocks; the first reason wins.
 func (s *session) closeWith(r closeReason) {
+	var errItem outItem
+	if r.message != "" {
+		// Encoded before wmu is taken, so a bug in encoding cannot leave
+		// it held (panic.go).
+		errItem = frameItem(stomp.CmdError, stomp.AppendFrame(nil, errorFrame(r), s.protocol()))
+	}
 	s.wmu.Lock()
 	if s.closing != nil {
 		s.wmu.Unlock()
@@ -196,10 +203,9 @@ func (s *session) closeWith(r closeReason) {
 	}
 	if r.message != "" {
 		mErrors.WithLabelValues(r.message).Inc()
-		it := frameItem(stomp.CmdError, stomp.AppendFrame(nil, errorFrame(r), s.protocol()))
-		s.outq = append(s.outq, it)
-		s.outBytes += it.size()
-		outboundBytes.Add(int64(it.size()))
+		s.outq = append(s.outq, errItem)
+		s.outBytes += errItem.size()
+		outboundBytes.Add(int64(errItem.size()))
 	}
 	s.kickLocked()
 }

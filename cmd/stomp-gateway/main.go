@@ -45,6 +45,8 @@ type config struct {
 	DrainDelay      time.Duration `envconfig:"DRAIN_DELAY" default:"5s" desc:"on SIGTERM, how long /readyz reports not ready before the gateway stops accepting, so the load balancer stops sending new clients first"`
 	TLSCertFile     string        `envconfig:"TLS_CERT_FILE" default:"" desc:"PEM certificate (chain) for TLS on the listener; with TLS_KEY_FILE the gateway serves wss://"`
 	TLSKeyFile      string        `envconfig:"TLS_KEY_FILE" default:"" desc:"PEM private key for TLS_CERT_FILE"`
+	HTTPIdleTimeout time.Duration `envconfig:"HTTP_IDLE_TIMEOUT" default:"60s" desc:"a keep-alive HTTP connection to the WebSocket listener (the demo page, a refused upgrade) or the admin listener is closed after this long without a request; upgraded WebSockets are not affected"`
+	HTTPReadTimeout time.Duration `envconfig:"HTTP_READ_TIMEOUT" default:"30s" desc:"time to read one whole HTTP request, headers and body, on the WebSocket and admin listeners; upgraded WebSockets are not affected. Request headers on the WebSocket listener must also arrive within CONNECT_TIMEOUT (with TLS, the handshake too)"`
 }
 
 // Compile-time checks that the brokers satisfy the gateway's port.
@@ -129,7 +131,8 @@ func run(args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		as := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		// No WriteTimeout: /debug/pprof/profile streams for 30 s.
+		as := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.HTTPReadTimeout, IdleTimeout: cfg.HTTPIdleTimeout}
 		go func() { _ = as.Serve(aln) }()
 		defer as.Close()
 		log.Info().Str("listen", aln.Addr().String()).Bool("pprof", cfg.PProf).Msg("admin listener (/metrics, /healthz, /readyz)")
@@ -143,7 +146,11 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// A client that sends nothing, over TLS or not, is closed within
+	// CONNECT_TIMEOUT as on the TCP listener: net/http bounds the TLS
+	// handshake by ReadHeaderTimeout too. Gorilla's Upgrade clears the
+	// deadlines net/http set, so a WebSocket outlives ReadTimeout.
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: gwCfg.ConnectTimeout, ReadTimeout: cfg.HTTPReadTimeout, IdleTimeout: cfg.HTTPIdleTimeout}
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info().Str("listen", ln.Addr().String()).Str("path", gwCfg.WSPath).Bool("tls", tlsCfg != nil).Bool("demo", cfg.Demo).Msg("stomp-gateway listening for WebSocket")
