@@ -13,7 +13,7 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway"
 	"github.com/stomp-gateway/stomp-gateway/relay/relaytest"
 )
 
@@ -211,7 +211,7 @@ func TestGoStomp(t *testing.T) {
 
 	run("durable topic subscription: collects while away; UNSUBSCRIBE durable:true removes it", func(t *testing.T, g *goStomp) {
 		key, id := g.rb.Name("alerts"), g.rb.Name("durable")
-		queue := broker.SubscriptionQueueName(key, id)
+		queue := gateway.DurableSubscriptionQueue("alice", key, id) // the login dial uses
 		g.rb.DeleteQueue(queue)
 		durable := []func(*frame.Frame) error{
 			stomp.SubscribeOpt.Id(id),
