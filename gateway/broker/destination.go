@@ -120,37 +120,3 @@ func escape(s string) string {
 	}
 	return b.String()
 }
-
-// TopicMatch reports whether routing key matches an AMQP topic binding
-// pattern: words are separated by ".", "*" matches one word and "#" zero or
-// more.
-func TopicMatch(pattern, key string) bool {
-	return matchWords(strings.Split(pattern, "."), strings.Split(key, "."))
-}
-
-func matchWords(p, k []string) bool {
-	for len(p) > 0 {
-		switch p[0] {
-		case "#":
-			if len(p) == 1 {
-				return true
-			}
-			for i := 0; i <= len(k); i++ {
-				if matchWords(p[1:], k[i:]) {
-					return true
-				}
-			}
-			return false
-		case "*":
-			if len(k) == 0 {
-				return false
-			}
-		default:
-			if len(k) == 0 || k[0] != p[0] {
-				return false
-			}
-		}
-		p, k = p[1:], k[1:]
-	}
-	return len(k) == 0
-}
