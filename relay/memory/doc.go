@@ -25,7 +25,10 @@
 // except that a cumulative ACK settles only its own subscription, as the
 // port requires. Queue arguments (x-max-length, x-message-ttl,
 // dead-lettering, x-queue-type, ...), the exclusive header and durable on a
-// /queue are accepted and ignored; nothing is persisted across processes.
+// /queue are checked on SUBSCRIBE as the relay checks them
+// (broker.ParseQueueOptions) and otherwise ignored; nothing is persisted
+// across processes. Names and keys longer than AMQP's 255 bytes are
+// refused, as broker.ParseDestination refuses them.
 //
 // # Concurrency
 //

@@ -135,3 +135,22 @@ func TestRedeclaringWithOtherPropertiesFails(t *testing.T) {
 		t.Fatalf("error %q does not say %q", err, want)
 	}
 }
+
+// x-queue-name is an AMQP queue name: at most 255 bytes, as on RabbitMQ;
+// and an application-prefix SEND is an exchange routing key, bounded too.
+func TestOverlongNamesAreRefused(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	c, r := connect(t, b)
+	long := strings.Repeat("q", broker.MaxNameLen+1)
+	wantErr(t, c.Subscribe(t.Context(), durableSub("s", "/topic/t", h("x-queue-name", long))), broker.ErrInvalidHeader)
+	wantErr(t, c.Unsubscribe(t.Context(), "s", false), broker.ErrUnknownSubscription)
+	wantErr(t, c.Subscribe(t.Context(), durableSub("s", "/topic/t", h("x-message-ttl", "soon"))), broker.ErrInvalidHeader)
+	subscribe(t, c, durableSub("s", "/topic/t", h("x-queue-name", long[1:])))
+
+	// A key long enough for RabbitMQ 3.x's subscription naming to encode
+	// it as a list (gateway/broker tests that naming) is refused first.
+	wantErr(t, c.Subscribe(t.Context(), durableSub("y", "/topic/"+strings.Repeat("a", 70000))), broker.ErrInvalidDestination)
+	wantErr(t, trySend(c, "/pub/"+long, "x"), broker.ErrInvalidDestination)
+	r.none(t)
+}
