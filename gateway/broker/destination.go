@@ -29,14 +29,49 @@ type Destination struct {
 	Key string
 }
 
+// MaxNameLen is the longest queue name, exchange name and routing or
+// binding key AMQP carries: they are short strings. ParseDestination
+// refuses longer ones, so no broker sees them.
+const MaxNameLen = 255
+
 // validTypes is how the ERROR body lists the destination forms.
 const validTypes = "Valid destination types are: /temp-queue, /exchange, /topic, /queue, /amq/queue, /reply-queue/."
 
 // ParseDestination parses a destination the way RabbitMQ's STOMP plugin
 // does: a bare name is a queue, each path segment has %2F decoded to "/",
 // and anything else is ErrInvalidDestination with a reason that is safe to
-// show the client.
+// show the client. So is a queue name, exchange name or routing key longer
+// than MaxNameLen once decoded.
 func ParseDestination(s string) (Destination, error) {
+	d, err := parseDestination(s)
+	if err != nil {
+		return Destination{}, err
+	}
+	switch d.Kind {
+	case KindQueue, KindAMQQueue, KindReplyQueue:
+		err = checkLen("queue name", d.Name)
+	case KindTopic:
+		err = checkLen("routing or binding key", d.Key)
+	case KindExchange:
+		if err = checkLen("exchange name", d.Name); err == nil {
+			err = checkLen("routing or binding key", d.Key)
+		}
+	}
+	if err != nil {
+		return Destination{}, err
+	}
+	return d, nil
+}
+
+// checkLen refuses a name that AMQP cannot carry, without echoing it.
+func checkLen(what, name string) error {
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("%w: the %s is %d bytes long, AMQP allows at most %d", ErrInvalidDestination, what, len(name), MaxNameLen)
+	}
+	return nil
+}
+
+func parseDestination(s string) (Destination, error) {
 	if s == "" {
 		return Destination{}, fmt.Errorf("%w: destination cannot be blank", ErrInvalidDestination)
 	}
@@ -119,38 +154,4 @@ func escape(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
-}
-
-// TopicMatch reports whether routing key matches an AMQP topic binding
-// pattern: words are separated by ".", "*" matches one word and "#" zero or
-// more.
-func TopicMatch(pattern, key string) bool {
-	return matchWords(strings.Split(pattern, "."), strings.Split(key, "."))
-}
-
-func matchWords(p, k []string) bool {
-	for len(p) > 0 {
-		switch p[0] {
-		case "#":
-			if len(p) == 1 {
-				return true
-			}
-			for i := 0; i <= len(k); i++ {
-				if matchWords(p[1:], k[i:]) {
-					return true
-				}
-			}
-			return false
-		case "*":
-			if len(k) == 0 {
-				return false
-			}
-		default:
-			if len(k) == 0 || k[0] != p[0] {
-				return false
-			}
-		}
-		p, k = p[1:], k[1:]
-	}
-	return len(k) == 0
 }

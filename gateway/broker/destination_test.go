@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
@@ -75,6 +76,43 @@ func TestTopicMatch(t *testing.T) {
 	for _, tc := range cases {
 		if got := broker.TopicMatch(tc.pattern, tc.key); got != tc.want {
 			t.Errorf("TopicMatch(%q, %q) = %v", tc.pattern, tc.key, got)
+		}
+	}
+}
+
+// Queue names, exchange names and routing keys are AMQP short strings: a
+// longer one is refused while parsing, with a reason, before any broker
+// sees it. The limit is on the decoded name.
+func TestOverlongNamesAreRefusedAsAMQPDoes(t *testing.T) {
+	t.Parallel()
+	long, max := strings.Repeat("a", broker.MaxNameLen+1), strings.Repeat("a", broker.MaxNameLen)
+	cases := []struct {
+		name, dest string
+		reason     string // "" when the destination is valid
+	}{
+		{"queue name at the limit", "/queue/" + max, ""},
+		{"queue name over the limit", "/queue/" + long, "queue name is 256 bytes long"},
+		{"bare queue name", long, "queue name is 256 bytes long"},
+		{"/amq/queue name", "/amq/queue/" + long, "queue name"},
+		{"/reply-queue name", "/reply-queue/" + long, "queue name"},
+		{"topic key at the limit", "/topic/" + max, ""},
+		{"topic key over the limit", "/topic/" + long, "routing or binding key is 256 bytes long"},
+		{"exchange name", "/exchange/" + long, "exchange name is 256 bytes long"},
+		{"exchange key", "/exchange/amq.direct/" + long, "routing or binding key"},
+		{"%2F counts once decoded", "/queue/" + strings.Repeat("%2F", 100), ""},
+		{"decoded name over the limit", "/queue/" + strings.Repeat("%2F", 256), "queue name is 256 bytes long"},
+	}
+	for _, tc := range cases {
+		_, err := broker.ParseDestination(tc.dest)
+		switch {
+		case tc.reason == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.reason != "" && !errors.Is(err, broker.ErrInvalidDestination):
+			t.Errorf("%s: got %v, want ErrInvalidDestination", tc.name, err)
+		case tc.reason != "" && !strings.Contains(err.Error(), tc.reason):
+			t.Errorf("%s: error %q does not say %q", tc.name, err, tc.reason)
+		case err != nil && strings.Contains(err.Error(), long):
+			t.Errorf("%s: the error echoes the whole name", tc.name)
 		}
 	}
 }

@@ -44,7 +44,8 @@ var queueArgs = map[string]bool{
 }
 
 // ParseQueueOptions reads the queue-shaping headers from hs. A numeric
-// argument that is not an integer is an error wrapping ErrInvalidHeader.
+// argument that is not an integer, or an x-queue-name longer than
+// MaxNameLen, is an error wrapping ErrInvalidHeader.
 func ParseQueueOptions(hs []Header) (QueueOptions, error) {
 	var o QueueOptions
 	seen := map[string]bool{}
@@ -68,6 +69,9 @@ func ParseQueueOptions(hs []Header) (QueueOptions, error) {
 				o.Exclusive = &b
 			}
 		case "x-queue-name":
+			if len(v) > MaxNameLen {
+				return o, fmt.Errorf("%w: x-queue-name is %d bytes long, AMQP allows at most %d", ErrInvalidHeader, len(v), MaxNameLen)
+			}
 			o.Name = v
 		case "x-stream-offset":
 			arg, err := streamOffset(v)

@@ -15,8 +15,13 @@ const defaultVHost = "/"
 // Broker is an in-memory broker.Broker. Create it with New; it needs no
 // Close unless sessions should be told that it went away.
 type Broker struct {
+	// topicMatch is broker.TopicMatch; tests replace it, before any
+	// Connect, to hold a publish in the middle of matching.
+	topicMatch func(pattern, key string) bool
+
 	// mu guards everything below and all state of vhosts, exchanges,
-	// queues, consumers and Conns (see doc.go).
+	// queues, consumers and Conns, except the exchanges and bindings
+	// Publish matches against without it (see doc.go).
 	mu     sync.Mutex
 	closed bool
 	vhosts map[string]*vhost
@@ -42,9 +47,10 @@ func New() *Broker {
 // NewWithConfig is New with cfg.
 func NewWithConfig(cfg Config) *Broker {
 	return &Broker{
-		vhosts: make(map[string]*vhost),
-		conns:  make(map[*Conn]struct{}),
-		cfg:    cfg,
+		vhosts:     make(map[string]*vhost),
+		conns:      make(map[*Conn]struct{}),
+		cfg:        cfg,
+		topicMatch: broker.TopicMatch,
 	}
 }
 

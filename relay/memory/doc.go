@@ -25,13 +25,28 @@
 // except that a cumulative ACK settles only its own subscription, as the
 // port requires. Queue arguments (x-max-length, x-message-ttl,
 // dead-lettering, x-queue-type, ...), the exclusive header and durable on a
-// /queue are accepted and ignored; nothing is persisted across processes.
+// /queue are checked on SUBSCRIBE as the relay checks them
+// (broker.ParseQueueOptions) and otherwise ignored; nothing is persisted
+// across processes. Names and keys longer than AMQP's 255 bytes are
+// refused, as broker.ParseDestination refuses them.
 //
 // # Concurrency
 //
 // One mutex (Broker.mu) guards all broker state: vhosts, exchanges, queues,
 // consumers and every Conn's subscriptions. Methods of Broker and Conn are
 // safe for concurrent use from any goroutine.
+//
+// Two things are read without it. A vhost's exchanges are fixed when the
+// vhost is created. Each exchange's bindings are an immutable slice behind
+// an atomic pointer: bind and unbind, under Broker.mu, store a new copy.
+// Publish matches its routing key against a snapshot of the bindings
+// before taking Broker.mu, because that is the part of a publish whose cost
+// other sessions choose (how many bindings, which patterns); under the lock
+// it only enqueues into the matched queues that still exist. So the
+// routing decision is made at the snapshot: a queue bound while a publish
+// is matching does not get that message, and one deleted meanwhile is
+// skipped. Messages one goroutine publishes still reach each queue in the
+// order it published them.
 //
 // The package starts no goroutines. Deliveries are decided under Broker.mu
 // and appended, in queue order, to the outbox of the receiving Conn; after
@@ -42,7 +57,10 @@
 // from inside Deliver, say) without deadlock: the nested call appends to
 // the outbox and the flush already under way delivers it.
 //
-//	session goroutine ──Publish──▶ lock: route, enqueue, pick consumers,
+//	session goroutine ──Publish──▶ match key against a snapshot of the
+//	                               bindings (no lock)
+//	                               lock: enqueue into matched queues that
+//	                                     still exist, pick consumers,
 //	                                     append to outboxes
 //	                               unlock
 //	                               confirmed(nil)

@@ -2,8 +2,7 @@ package memory
 
 import (
 	"slices"
-
-	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"sync/atomic"
 )
 
 // exchangeKind is the AMQP exchange type, which decides how a binding key
@@ -18,8 +17,11 @@ const (
 
 // exchange routes published messages to the queues bound to it.
 type exchange struct {
-	kind     exchangeKind
-	bindings []binding
+	kind exchangeKind
+	// bindings is never modified in place: bind and unbind, under
+	// Broker.mu, store a new slice, so Publish can match against a
+	// snapshot without the lock (doc.go).
+	bindings atomic.Pointer[[]binding]
 }
 
 // binding is one queue.bind: q receives what matches key.
@@ -28,45 +30,58 @@ type binding struct {
 	key string
 }
 
+// snapshot returns the current bindings, read-only.
+func (x *exchange) snapshot() []binding {
+	if bs := x.bindings.Load(); bs != nil {
+		return *bs
+	}
+	return nil
+}
+
 // bind adds the binding (q, key) unless it exists: AMQP bindings are a set,
 // so a resumed durable subscription does not receive everything twice.
+// Callers hold Broker.mu.
 func (x *exchange) bind(q *queue, key string) {
-	for _, b := range x.bindings {
+	bs := x.snapshot()
+	for _, b := range bs {
 		if b.q == q && b.key == key {
 			return
 		}
 	}
-	x.bindings = append(x.bindings, binding{q: q, key: key})
+	next := append(slices.Clip(bs), binding{q: q, key: key}) // a copy: readers keep bs
+	x.bindings.Store(&next)
 	if !slices.Contains(q.exchanges, x) {
 		q.exchanges = append(q.exchanges, x)
 	}
 }
 
-// unbind removes every binding of q, when q is deleted.
+// unbind removes every binding of q, when q is deleted. Callers hold
+// Broker.mu.
 func (x *exchange) unbind(q *queue) {
-	x.bindings = slices.DeleteFunc(x.bindings, func(b binding) bool { return b.q == q })
+	next := slices.DeleteFunc(slices.Clone(x.snapshot()), func(b binding) bool { return b.q == q })
+	x.bindings.Store(&next)
 }
 
-// route returns each queue with a binding that matches key, once, even when
-// several of its bindings match (as AMQP delivers one copy per queue). pass
-// is unique per call; marking queues with it keeps large fan-outs linear.
-func (x *exchange) route(key string, pass uint64) []*queue {
+// route returns the queues with a binding that matches key, from a
+// snapshot of the bindings and without Broker.mu: a queue appears once per
+// matching binding, and may have been deleted since (see vhost.enqueue).
+// topicMatch compares a topic binding key with key.
+func (x *exchange) route(key string, topicMatch func(pattern, key string) bool) []*queue {
 	var qs []*queue
-	for _, b := range x.bindings {
-		if b.q.routed != pass && x.matches(b.key, key) {
-			b.q.routed = pass
+	for _, b := range x.snapshot() {
+		if x.matches(b.key, key, topicMatch) {
 			qs = append(qs, b.q)
 		}
 	}
 	return qs
 }
 
-func (x *exchange) matches(bindingKey, routingKey string) bool {
+func (x *exchange) matches(bindingKey, routingKey string, topicMatch func(pattern, key string) bool) bool {
 	switch x.kind {
 	case kindFanout:
 		return true
 	case kindTopic:
-		return broker.TopicMatch(bindingKey, routingKey)
+		return topicMatch(bindingKey, routingKey)
 	}
 	return bindingKey == routingKey
 }

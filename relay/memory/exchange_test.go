@@ -63,6 +63,9 @@ func TestDestinationErrors(t *testing.T) {
 		{"blank", "", broker.ErrInvalidDestination, "blank"},
 		{"topic with a slash", "/topic/a/b", broker.ErrInvalidDestination, "not a valid /topic destination"},
 		{"reserved queue name", "/queue/amq.mine", broker.ErrAccessRefused, "reserved prefix"},
+		{"queue name over 255 bytes", "/queue/" + strings.Repeat("q", 256), broker.ErrInvalidDestination, "256 bytes long"},
+		{"topic key over 255 bytes", "/topic/" + strings.Repeat("k", 256), broker.ErrInvalidDestination, "256 bytes long"},
+		{"exchange key over 255 bytes", "/exchange/amq.direct/" + strings.Repeat("k", 256), broker.ErrInvalidDestination, "256 bytes long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

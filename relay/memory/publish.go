@@ -31,6 +31,12 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 	headers := slices.Clone(m.Headers)
 	body := slices.Clone(m.Body)
 
+	// Matching the key against every binding of an exchange is the part
+	// of a publish whose cost other sessions choose (how many bindings,
+	// which patterns): it reads a snapshot of the bindings and holds up
+	// nobody. The lock is for enqueueing (doc.go).
+	matched := c.vhost.match(d, c.b.topicMatch)
+
 	var out batch
 	c.b.mu.Lock()
 	if err := c.errIfClosed(); err != nil {
@@ -50,10 +56,12 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 		}
 		headers[replyIdx].Value = "/reply-queue/" + q.name
 	}
-	for _, q := range c.vhost.route(x, key) {
-		q.enqueue(&message{exchange: x, key: key, headers: headers, body: body})
-		q.dispatch(&out)
+	if x == defaultExchange { // no bindings: the queue named key
+		if q := c.vhost.queues[key]; q != nil {
+			matched = []*queue{q}
+		}
 	}
+	c.vhost.enqueue(matched, message{exchange: x, key: key, headers: headers, body: body}, &out)
 	c.b.mu.Unlock()
 
 	if confirmed != nil {

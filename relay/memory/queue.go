@@ -20,7 +20,7 @@ type queue struct {
 	consumers []*consumer
 	next      int         // where the round robin resumes
 	exchanges []*exchange // where it is bound, to unbind on delete
-	routed    uint64      // last exchange.route pass that picked it
+	routed    uint64      // last vhost.enqueue pass that reached it
 	deleted   bool
 }
 

@@ -16,6 +16,9 @@ import (
 //   - /topic/K and /exchange/X[/K] consume a queue of their own bound with
 //     K (a topic exchange binds "#" when there is no K), see
 //     subscriptionQueue.
+//   - Queue-shaping headers are checked as the relay checks them
+//     (broker.ParseQueueOptions): x-queue-name must fit AMQP's 255 bytes,
+//     numeric x-* arguments must be integers.
 //   - /temp-queue/T is refused: temp queues are consumed implicitly, with
 //     subscription ids "/temp-queue/T", so ids with that prefix are refused
 //     too (as RabbitMQ's "Invalid id").
@@ -26,6 +29,9 @@ func (c *Conn) Subscribe(ctx context.Context, s broker.Subscription) error {
 	d, err := broker.ParseDestination(s.Destination)
 	if err != nil {
 		return err
+	}
+	if _, err := broker.ParseQueueOptions(s.Headers); err != nil {
+		return err // as the relay refuses them: an x-queue-name too long, a bad x-* number
 	}
 	if d.Kind == broker.KindTempQueue {
 		return fmt.Errorf("%w: /temp-queue destinations cannot be subscribed to, use them in reply-to", broker.ErrInvalidDestination)

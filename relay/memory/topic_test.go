@@ -1,6 +1,7 @@
 package memory_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
@@ -91,5 +92,24 @@ func TestTopicSubscriptionDoesNotCollectWhileAway(t *testing.T) {
 	subscribe(t, c, broker.Subscription{ID: "s", Destination: "/topic/t"})
 	send(t, c, "/topic/t", "seen")
 	r.nextBody(t, "seen")
+	r.none(t)
+}
+
+// The attack that stalled the broker: a subscription full of "#" and
+// publishes with 30-word keys. Routing it is now linear in the key
+// (gateway/broker's TestTopicWildcardFloodMatchesInLinearTime bounds the
+// work; TestSlowTopicMatchDoesNotHoldTheBrokerLock shows matching holds
+// up no other session); here it must still route as AMQP says.
+func TestTopicWildcardFloodIsRoutedAsAMQPSays(t *testing.T) {
+	t.Parallel()
+	b := newBroker(t)
+	c, r := connect(t, b)
+	subscribe(t, c, broker.Subscription{ID: "flood", Destination: "/topic/chat." + strings.Repeat("#.", 10) + "z"})
+	words := strings.TrimSuffix(strings.Repeat("w.", 28), ".")
+	for range 100 {
+		send(t, c, "/topic/chat."+words+".y", "miss")
+	}
+	send(t, c, "/topic/chat."+words+".z", "hit")
+	r.nextBody(t, "hit")
 	r.none(t)
 }

@@ -1,6 +1,10 @@
 package memory
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+)
 
 // The exchanges RabbitMQ predeclares in every vhost and the STOMP plugin
 // relies on. Others cannot be created through STOMP, so naming one is
@@ -13,10 +17,12 @@ const (
 // vhost is one RabbitMQ virtual host: its own exchanges and queues, so
 // sessions on different CONNECT hosts never see each other's messages.
 type vhost struct {
-	name      string
-	exchanges map[string]*exchange // the default exchange is implicit
+	name string
+	// exchanges is fixed when the vhost is created, so it is read
+	// without Broker.mu; the default exchange is implicit.
+	exchanges map[string]*exchange
 	queues    map[string]*queue
-	passes    uint64 // counts route calls, see exchange.route
+	passes    uint64 // counts enqueue calls, see queue.routed
 }
 
 func newVHost(name, appExchange string) *vhost {
@@ -100,16 +106,35 @@ func (v *vhost) consumable(c *Conn, name string) (*queue, error) {
 	return q, nil
 }
 
-// route returns the queues a message published to exchange x (which
-// publishTarget found) with key reaches, each once. The default exchange
-// delivers to the queue named key.
-func (v *vhost) route(x, key string) []*queue {
-	if x == defaultExchange {
-		if q := v.queues[key]; q != nil {
-			return []*queue{q}
-		}
+// match returns the queues that a message published to d's exchange with
+// d's key reaches through bindings, or nil when d names no exchange. It
+// reads a snapshot of the bindings and takes no lock, so a queue may appear
+// more than once and may have been deleted since (see enqueue).
+func (v *vhost) match(d broker.Destination, topicMatch func(pattern, key string) bool) []*queue {
+	var x *exchange
+	switch d.Kind {
+	case broker.KindTopic:
+		x = v.exchanges[topicExchange]
+	case broker.KindExchange:
+		x = v.exchanges[d.Name]
+	}
+	if x == nil {
 		return nil
 	}
+	return x.route(d.Key, topicMatch)
+}
+
+// enqueue puts a copy of m in each queue of qs that still exists, once,
+// and hands what it can to consumers. Callers hold Broker.mu.
+func (v *vhost) enqueue(qs []*queue, m message, out *batch) {
 	v.passes++
-	return v.exchanges[x].route(key, v.passes)
+	for _, q := range qs {
+		if q.deleted || q.routed == v.passes {
+			continue
+		}
+		q.routed = v.passes
+		cp := m // each queue numbers and flags its own copy
+		q.enqueue(&cp)
+		q.dispatch(out)
+	}
 }
