@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
 )
 
 // awaitHangUp reads c until the server closes it and returns when that
@@ -48,7 +50,7 @@ func dialTCP(t *testing.T, addr string) net.Conn {
 // held for a hard-coded 10 s) while other clients are served.
 func TestSilentClientOfTheWebSocketListenerIsClosedWithinConnectTimeout(t *testing.T) {
 	bin := buildBinary(t)
-	certFile, keyFile, pool := selfSigned(t)
+	certFile, keyFile, pool := gatewaytest.SelfSignedFiles(t)
 	for _, tc := range []struct {
 		name   string
 		env    []string

@@ -2,14 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
 )
 
 // gatewayProcess is the real binary running with env.
@@ -146,7 +141,7 @@ func TestSIGHUPReloadsTheACL(t *testing.T) {
 
 func TestTLSWhenCertAndKeyAreSet(t *testing.T) {
 	bin := buildBinary(t)
-	certFile, keyFile, pool := selfSigned(t)
+	certFile, keyFile, pool := gatewaytest.SelfSignedFiles(t)
 	p := startProcess(t, bin, "STOMP_GATEWAY_AUTH=none", "STOMP_GATEWAY_TLS_CERT_FILE="+certFile, "STOMP_GATEWAY_TLS_KEY_FILE="+keyFile)
 	d := &websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}, HandshakeTimeout: 5 * time.Second}
 	if r := exchange(t, d, "wss://"+p.addr+"/ws", connectFrame); !strings.HasPrefix(r, "CONNECTED") {
@@ -157,52 +152,9 @@ func TestTLSWhenCertAndKeyAreSet(t *testing.T) {
 	}
 }
 
-// selfSigned writes a certificate for localhost and returns its files and
-// a pool that trusts it.
-func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
-}
-
 func TestSTOMPOverTCPWithTLS(t *testing.T) {
 	bin := buildBinary(t)
-	certFile, keyFile, pool := selfSigned(t)
+	certFile, keyFile, pool := gatewaytest.SelfSignedFiles(t)
 	tcpAddr := freeAddr(t)
 	startProcess(t, bin, "STOMP_GATEWAY_AUTH=none", "STOMP_GATEWAY_TCP_LISTEN="+tcpAddr,
 		"STOMP_GATEWAY_TLS_CERT_FILE="+certFile, "STOMP_GATEWAY_TLS_KEY_FILE="+keyFile)
