@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"strings"
 	"sync"
 )
@@ -233,6 +234,7 @@ type topicWalk[V any] struct {
 
 type topicScratch[V any] struct {
 	stack []topicState[V]
+	few   []topicKey[V] // the states reached, while there are few
 	seen  map[topicKey[V]]struct{}
 }
 
@@ -286,16 +288,8 @@ func (x *TopicIndex[V]) match(key string, visit func(string, V)) (steps int) {
 // push adds st to the work list unless it is below a "#" and was reached
 // before.
 func (w *topicWalk[V]) push(st topicState[V]) {
-	if st.belowHash {
-		s := w.spill()
-		if s.seen == nil {
-			s.seen = make(map[topicKey[V]]struct{})
-		}
-		k := topicKey[V]{st.n, st.pos}
-		if _, ok := s.seen[k]; ok {
-			return
-		}
-		s.seen[k] = struct{}{}
+	if st.belowHash && !w.spill().first(topicKey[V]{st.n, st.pos}) {
+		return
 	}
 	if w.n < len(w.inline) {
 		w.inline[w.n] = st
@@ -304,6 +298,32 @@ func (w *topicWalk[V]) push(st topicState[V]) {
 	}
 	s := w.spill()
 	s.stack = append(s.stack, st)
+}
+
+// first records k and reports whether it is new. The first few states go
+// in a slice, faster to scan than a map is to hash; once it is full the
+// set moves to the map.
+func (s *topicScratch[V]) first(k topicKey[V]) bool {
+	if len(s.few) < cap(s.few) {
+		if slices.Contains(s.few, k) {
+			return false
+		}
+		s.few = append(s.few, k)
+		return true
+	}
+	if s.seen == nil {
+		s.seen = make(map[topicKey[V]]struct{})
+	}
+	if len(s.seen) == 0 {
+		for _, k := range s.few {
+			s.seen[k] = struct{}{}
+		}
+	}
+	if _, ok := s.seen[k]; ok {
+		return false
+	}
+	s.seen[k] = struct{}{}
+	return true
 }
 
 // pop takes a state from the work list. The order does not matter: every
@@ -325,7 +345,7 @@ func (w *topicWalk[V]) spill() *topicScratch[V] {
 	if w.scratch == nil {
 		w.scratch, _ = w.x.scratch.Get().(*topicScratch[V])
 		if w.scratch == nil {
-			w.scratch = new(topicScratch[V])
+			w.scratch = &topicScratch[V]{few: make([]topicKey[V], 0, 16)}
 		}
 	}
 	return w.scratch
@@ -337,6 +357,7 @@ func (w *topicWalk[V]) release() {
 	if s == nil {
 		return
 	}
+	s.few = s.few[:0]
 	if len(s.seen) > maxPooled {
 		s.seen = nil
 	}
