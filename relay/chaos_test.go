@@ -159,3 +159,69 @@ func TestBlockedRabbitMQPausesPublishersUntilUnblocked(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// A RabbitMQ restart with many subscriptions on the node, on topics of
+// their own and client-ack queues: every one is restored (the node queue
+// declared and bound again, the consumers on new shared channels) and the
+// sessions carry on untouched. Full size (19,000): make bench-scale.
+func TestManySubscriptionsAreRestoredAfterARabbitMQRestart(t *testing.T) {
+	rb := requireRabbit(t)
+	n := startNode(t)
+	const topics, queues = 600, 200
+	topic := func(i int) string { return fmt.Sprintf("/topic/%srestore.%d", rb.Prefix, i) }
+	queue := func(i int) string { return fmt.Sprintf("%srestore.q.%d", rb.Prefix, i) }
+	t.Cleanup(func() {
+		for i := range queues {
+			rb.DeleteQueue(queue(i))
+		}
+	})
+	ts := openSessions(t, n.Srv, topics, func(i int) []string { return []string{"id:s", "destination:" + topic(i)} })
+	qs := openSessions(t, n.Srv, queues, func(i int) []string {
+		return []string{"id:s", "destination:/queue/" + queue(i), "ack:client-individual"}
+	})
+
+	rabbitmqctl(t, "stop_app")
+	rabbitmqctl(t, "start_app")
+	rabbitmqctl(t, "await_startup")
+	waitReady(t, n.Relay)
+
+	pub := n.Client(t)
+	// The node restores in the background: publish probes to the last
+	// topic until its session gets one; the node queue is then declared
+	// and bound again with every key.
+	probing := make(chan struct{})
+	prober := n.Client(t)
+	go func() {
+		for {
+			select {
+			case <-probing:
+				return
+			case <-time.After(100 * time.Millisecond):
+				prober.SendBody(stomp.CmdSend, "probe", "destination:"+topic(topics-1))
+			}
+		}
+	}()
+	f, err := ts[topics-1].ReadErr(30 * time.Second)
+	close(probing)
+	if err != nil || f.Command != stomp.CmdMessage {
+		t.Fatalf("topic subscriptions not restored within 30 s: %v %v", f, err)
+	}
+	for i := range topics - 1 {
+		pub.SendBody(stomp.CmdSend, fmt.Sprint(i), "destination:"+topic(i))
+	}
+	for i := range topics - 1 {
+		if m := ts[i].Expect(stomp.CmdMessage); string(m.Body) != fmt.Sprint(i) {
+			t.Fatalf("topic session %d got %q", i, m.Body)
+		}
+	}
+	for i := range queues {
+		pub.SendBody(stomp.CmdSend, fmt.Sprint(i), "destination:/queue/"+queue(i))
+	}
+	for i, c := range qs {
+		m := c.Expect(stomp.CmdMessage)
+		if string(m.Body) != fmt.Sprint(i) {
+			t.Fatalf("queue session %d got %q", i, m.Body)
+		}
+		c.Send(stomp.CmdAck, "id:"+m.Get("ack"))
+	}
+}

@@ -5,15 +5,19 @@ import "time"
 // Config is the relay's part of the configuration, read by
 // cmd/stomp-gateway from STOMP_GATEWAY_* variables.
 type Config struct {
-	URLs             []string      `envconfig:"AMQP_URL" default:"" desc:"RabbitMQ URL(s), comma-separated for a cluster (amqp://user:pass@host:5672/vhost); empty runs the embedded in-memory broker (for development only)"`
-	Connections      int           `envconfig:"AMQP_CONNECTIONS" default:"2" desc:"AMQP connections per node and virtual host; channels are multiplexed over them"`
-	VHosts           []string      `envconfig:"AMQP_VHOSTS" default:"" desc:"virtual hosts a CONNECT host header may name, comma-separated; empty allows only the URL's"`
-	TopicExchange    string        `envconfig:"TOPIC_EXCHANGE" default:"amq.topic" desc:"exchange behind /topic destinations"`
-	AppPrefix        string        `envconfig:"APP_PREFIX" default:"/pub" desc:"SEND destinations under this prefix go to APP_EXCHANGE with the rest of the path as routing key (/ becomes .); empty disables"`
-	AppExchange      string        `envconfig:"APP_EXCHANGE" default:"stomp-gateway.app" desc:"topic exchange for application-prefix SENDs, declared durable if missing; backend services bind their queues to it"`
-	SlashStyle       bool          `envconfig:"SLASH_DESTINATIONS" default:"false" desc:"translate slash-separated topic keys (/topic/chat/room/5) to RabbitMQ's dots (chat.room.5) and back"`
-	ReconnectMin     time.Duration `envconfig:"AMQP_RECONNECT_MIN" default:"100ms" desc:"first delay before reconnecting to RabbitMQ; doubles up to AMQP_RECONNECT_MAX, with jitter"`
-	ReconnectMax     time.Duration `envconfig:"AMQP_RECONNECT_MAX" default:"5s" desc:"longest delay between reconnect attempts"`
-	Heartbeat        time.Duration `envconfig:"AMQP_HEARTBEAT" default:"10s" desc:"AMQP heartbeat interval"`
-	SessionConsumers int           `envconfig:"AMQP_CONSUMERS_PER_SESSION" default:"64" desc:"most broker consumers one session may hold on RabbitMQ: subscriptions (a node-local fan-out it is in counts as one) and reply-to temp queues, each of which may hold one of the node's AMQP channels; beyond it the client gets ERROR resource limit"`
+	URLs                  []string      `envconfig:"AMQP_URL" default:"" desc:"RabbitMQ URL(s), comma-separated for a cluster (amqp://user:pass@host:5672/vhost); empty runs the embedded in-memory broker (for development only)"`
+	Connections           int           `envconfig:"AMQP_CONNECTIONS" default:"2" desc:"AMQP connections per node and virtual host opened at start (with 2 or more, half publish and half consume); channels are multiplexed over them"`
+	MaxConnections        int           `envconfig:"AMQP_MAX_CONNECTIONS" default:"16" desc:"most AMQP connections per node and virtual host: consuming connections are added when their channels run out and closed again when idle; beyond it clients get ERROR resource limit and /readyz reports the node full"`
+	ChannelsPerConnection int           `envconfig:"AMQP_CHANNELS_PER_CONNECTION" default:"1000" desc:"most consuming AMQP channels per connection (RabbitMQ allows 2,047 by default)"`
+	ConsumersPerChannel   int           `envconfig:"AMQP_CONSUMERS_PER_CHANNEL" default:"100" desc:"most AMQP consumers sharing one channel (each keeps its own prefetch)"`
+	IdleConnectionTimeout time.Duration `envconfig:"AMQP_IDLE_CONNECTION_TIMEOUT" default:"1m" desc:"a consuming connection added beyond AMQP_CONNECTIONS is closed after this long without consumers"`
+	VHosts                []string      `envconfig:"AMQP_VHOSTS" default:"" desc:"virtual hosts a CONNECT host header may name, comma-separated; empty allows only the URL's"`
+	TopicExchange         string        `envconfig:"TOPIC_EXCHANGE" default:"amq.topic" desc:"exchange behind /topic destinations"`
+	AppPrefix             string        `envconfig:"APP_PREFIX" default:"/pub" desc:"SEND destinations under this prefix go to APP_EXCHANGE with the rest of the path as routing key (/ becomes .); empty disables"`
+	AppExchange           string        `envconfig:"APP_EXCHANGE" default:"stomp-gateway.app" desc:"topic exchange for application-prefix SENDs, declared durable if missing; backend services bind their queues to it"`
+	SlashStyle            bool          `envconfig:"SLASH_DESTINATIONS" default:"false" desc:"translate slash-separated topic keys (/topic/chat/room/5) to RabbitMQ's dots (chat.room.5) and back"`
+	ReconnectMin          time.Duration `envconfig:"AMQP_RECONNECT_MIN" default:"100ms" desc:"first delay before reconnecting to RabbitMQ; doubles up to AMQP_RECONNECT_MAX, with jitter"`
+	ReconnectMax          time.Duration `envconfig:"AMQP_RECONNECT_MAX" default:"5s" desc:"longest delay between reconnect attempts"`
+	Heartbeat             time.Duration `envconfig:"AMQP_HEARTBEAT" default:"10s" desc:"AMQP heartbeat interval"`
+	SessionConsumers      int           `envconfig:"AMQP_CONSUMERS_PER_SESSION" default:"64" desc:"most broker consumers one session may hold on RabbitMQ: subscriptions (a node-local fan-out it is in counts as one) and reply-to temp queues, each of which may hold one of the node's AMQP channels; beyond it the client gets ERROR resource limit"`
 }

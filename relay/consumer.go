@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -10,16 +11,18 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
 
-// Delivery tags given to the gateway carry the consumer's channel
-// generation above tagBits, so an ACK for a delivery from a channel that
-// died (its message is already back in the queue) is recognised and
-// ignored instead of settling an unrelated message on the new channel.
+// Delivery tags given to the gateway carry the consumer's generation above
+// tagBits, so an ACK for a delivery from a channel that died (its message
+// is already back in the queue) is recognised and ignored instead of
+// settling an unrelated message on the new channel.
 const tagBits = 40
 
-// consumer is a subscription with its own AMQP channel and consumer:
-// /queue and /amq/queue (competing consumers), client-ack and durable
-// subscriptions. Its channel's basic.qos is its prefetch, and AMQP's
-// multiple-ack on it covers exactly this subscription.
+// consumer is a subscription with an AMQP consumer of its own, on a shared
+// channel: /queue, /amq/queue and /reply-queue (competing consumers),
+// client-ack, durable and named subscriptions. Its prefetch is its own
+// (per-consumer basic.qos). The channel is shared, so a cumulative ACK is
+// sent as one basic.ack per delivery it settles: AMQP's multiple flag
+// would settle other consumers' deliveries too.
 type consumer struct {
 	s  *session
 	id string
@@ -27,81 +30,96 @@ type consumer struct {
 	l  *link
 
 	mu      sync.Mutex
-	ch      *amqp.Channel
-	conn    *amqp.Connection
+	sh      *shared
+	tag     string // consumer tag on sh
 	queue   string // the declared queue's name
 	gen     uint64
+	unacked []uint64 // delivery tags on sh not settled yet, ascending
 	stopped bool
 }
 
 func startConsumer(ctx context.Context, s *session, id string, pl plan) (*consumer, error) {
-	c := &consumer{s: s, id: id, pl: pl, l: s.p.pickConsumer()}
-	conn, err := c.l.connection(ctx)
+	c := &consumer{s: s, id: id, pl: pl}
+	l, conn, err := s.p.placeConsumer(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	c.l = l
 	if pl.bind {
-		if err := s.r.checkExchange(ctx, c.l, pl.exchange); err != nil {
+		if err := s.r.checkExchange(ctx, l, pl.exchange); err != nil {
+			l.unregister(c)
 			return nil, err
 		}
 	}
-	// Registered first: a reconnect while it starts restores it.
-	c.l.register(c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.open(conn); err != nil {
 		// stopped, so a restore already waiting for c.mu does nothing.
 		c.stopped = true
-		c.l.unregister(c)
+		l.unregister(c)
 		return nil, err
 	}
 	return c, nil
 }
 
-// open declares, binds and consumes on a new channel of conn. c.mu held.
+// open declares, binds or checks its queue on the link's admin channel,
+// then consumes it on a shared channel of conn. c.mu held.
 func (c *consumer) open(conn *amqp.Connection) error {
-	ch, err := conn.Channel()
-	if err != nil {
-		return brokerErr(err)
-	}
-	fail := func(err error) error {
-		_ = ch.Close()
-		return brokerErr(err)
-	}
-	if c.pl.prefetch > 0 {
-		if err := ch.Qos(c.pl.prefetch, 0, false); err != nil {
-			return fail(err)
-		}
-	}
 	queue := c.pl.queue
-	if c.pl.declare {
-		q, err := ch.QueueDeclare(queue, c.pl.durable, c.pl.autoDelete, c.pl.exclusive, false, c.pl.args)
-		if err != nil {
-			return fail(err)
+	err := c.l.adminOn(conn, func(ch *amqp.Channel) error {
+		if c.pl.declare {
+			q, err := ch.QueueDeclare(queue, c.pl.durable, c.pl.autoDelete, c.pl.exclusive, false, c.pl.args)
+			if err != nil {
+				return err
+			}
+			queue = q.Name
+		} else if _, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil); err != nil {
+			// Missing, or another connection's exclusive queue: found out
+			// here, not by a consume that would close the shared channel.
+			return err
 		}
-		queue = q.Name
-	}
-	if c.pl.bind {
-		if err := ch.QueueBind(queue, c.pl.key, c.pl.exchange, false, nil); err != nil {
-			return fail(err)
+		if c.pl.bind {
+			return ch.QueueBind(queue, c.pl.key, c.pl.exchange, false, nil)
 		}
-	}
-	cancels := ch.NotifyCancel(make(chan string, 1))
-	deliveries, err := ch.Consume(queue, "", c.pl.noAck, false, false, false, c.pl.consumerArgs)
+		return nil
+	})
 	if err != nil {
-		return fail(err)
+		return err
+	}
+	sh, err := c.l.acquire(conn, c)
+	if err != nil {
+		return c.s.r.full(err)
+	}
+	tag, deliveries, err := sh.consume(queue, c.pl.prefetch, c.pl.noAck, c.pl.consumerArgs)
+	if err != nil {
+		c.l.release(sh, c)
+		return err
 	}
 	c.gen++
-	c.ch, c.conn, c.queue = ch, conn, queue
-	go c.loop(deliveries, cancels, c.gen)
+	c.sh, c.tag, c.queue, c.unacked = sh, tag, queue, nil
+	go c.loop(sh, deliveries, c.gen)
 	return nil
 }
 
-// loop passes deliveries to the session until the channel ends, then
-// decides why: stopped by us, replaced after a reconnect, or cancelled by
-// RabbitMQ (the queue was deleted), which the client is told about.
-func (c *consumer) loop(deliveries <-chan amqp.Delivery, cancels <-chan string, gen uint64) {
+// loop passes deliveries to the session until the consumer ends, then
+// decides why: stopped by us, replaced after its channel or connection
+// died, or cancelled by RabbitMQ (the queue was deleted), which the client
+// is told about.
+func (c *consumer) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint64) {
 	for d := range deliveries {
+		c.mu.Lock()
+		current := !c.stopped && c.gen == gen
+		if current && !c.pl.noAck {
+			c.unacked = append(c.unacked, d.DeliveryTag)
+		}
+		c.mu.Unlock()
+		if !current {
+			// Arrived after UNSUBSCRIBE: back to the queue.
+			if !c.pl.noAck {
+				_ = sh.ch.Nack(d.DeliveryTag, false, true)
+			}
+			continue
+		}
 		c.s.h.Deliver(&broker.Delivery{
 			Subscription: c.id,
 			Destination:  c.s.r.messageDestination(d.Exchange, d.RoutingKey),
@@ -114,64 +132,81 @@ func (c *consumer) loop(deliveries <-chan amqp.Delivery, cancels <-chan string, 
 	}
 	c.mu.Lock()
 	current := !c.stopped && c.gen == gen
-	conn := c.conn
 	c.mu.Unlock()
-	if !current || conn.IsClosed() {
-		return // stopped, or the link restores it on the next connection
+	if !current || sh.ch.IsClosed() {
+		return // stopped, or restored on another channel
 	}
-	var err error
-	select {
-	case <-cancels:
-		err = fmt.Errorf("%w: queue '%s' was deleted", broker.ErrNotFound, c.queue)
-	default:
-		err = fmt.Errorf("%w: the subscription's channel was closed by RabbitMQ", broker.ErrClosed)
-	}
-	c.lost(err)
+	c.lost(fmt.Errorf("%w: queue '%s' was deleted", broker.ErrNotFound, c.queue))
 }
 
 func (c *consumer) lost(err error) {
 	c.mu.Lock()
 	c.stopped = true
+	sh := c.sh
 	c.mu.Unlock()
 	c.l.unregister(c)
+	if sh != nil {
+		c.l.release(sh, c)
+	}
 	c.s.forget(c.id)
 	c.s.h.Lost(c.id, err)
 }
 
-// restore implements user: a new channel on the new connection. Durable
-// and /queue consumers pick up where they were (RabbitMQ requeued what was
-// unacked); a non-durable subscription gets a fresh exclusive queue.
+// restore implements user: consume again on conn, after the channel or
+// the connection died. Durable and /queue consumers pick up where they
+// were (RabbitMQ requeued what was unacked); a non-durable subscription
+// gets a fresh exclusive queue.
 func (c *consumer) restore(conn *amqp.Connection) error {
 	c.mu.Lock()
-	if c.stopped || (c.conn == conn && !c.ch.IsClosed()) {
+	old := c.sh
+	// Not opened yet (start opens it on the link's connection), stopped,
+	// or fine where it is.
+	if old == nil || c.stopped || (old.conn == conn && !old.ch.IsClosed()) {
 		c.mu.Unlock()
 		return nil
 	}
 	err := c.open(conn)
 	c.mu.Unlock()
-	if err != nil {
+	if old != nil {
+		c.l.release(old, c)
+	}
+	if err != nil && !conn.IsClosed() {
 		c.lost(err)
 	}
 	return err
 }
 
-// channel returns the channel for a settle of tag, or nil when the tag is
-// from an earlier channel (nothing to do: RabbitMQ requeued it).
-func (c *consumer) channel(tag uint64) (*amqp.Channel, uint64) {
+// settle removes delivery tag (and with multiple every earlier one of
+// this consumer) from the unacked list and returns the channel and raw
+// tags to settle; none when the tag is from an earlier generation
+// (RabbitMQ requeued it when that channel died).
+func (c *consumer) settle(tag uint64, multiple bool) (*amqp.Channel, []uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stopped || tag>>tagBits != c.gen || c.ch == nil {
-		return nil, 0
+	if c.stopped || tag>>tagBits != c.gen || c.sh == nil {
+		return nil, nil
 	}
-	return c.ch, tag & (1<<tagBits - 1)
+	raw := tag & (1<<tagBits - 1)
+	i := sort.Search(len(c.unacked), func(i int) bool { return c.unacked[i] >= raw })
+	if i == len(c.unacked) || c.unacked[i] != raw {
+		return nil, nil
+	}
+	from := i
+	if multiple {
+		from = 0
+	}
+	tags := append([]uint64(nil), c.unacked[from:i+1]...)
+	c.unacked = append(c.unacked[:from], c.unacked[i+1:]...)
+	return c.sh.ch, tags
 }
 
 func (c *consumer) ack(tag uint64, multiple bool) error {
 	if c.pl.noAck {
 		return fmt.Errorf("%w: subscription '%s' is auto-ack", broker.ErrUnknownDelivery, c.id)
 	}
-	if ch, t := c.channel(tag); ch != nil {
-		_ = ch.Ack(t, multiple) // a closed channel requeued it already
+	ch, tags := c.settle(tag, multiple)
+	for _, t := range tags {
+		_ = ch.Ack(t, false) // a closed channel requeued it already
 	}
 	return nil
 }
@@ -180,30 +215,44 @@ func (c *consumer) nack(tag uint64, multiple, requeue bool) error {
 	if c.pl.noAck {
 		return fmt.Errorf("%w: subscription '%s' is auto-ack", broker.ErrUnknownDelivery, c.id)
 	}
-	if ch, t := c.channel(tag); ch != nil {
-		_ = ch.Nack(t, multiple, requeue)
+	ch, tags := c.settle(tag, multiple)
+	for _, t := range tags {
+		_ = ch.Nack(t, false, requeue)
 	}
 	return nil
 }
 
-// stop cancels the consumer by closing its channel, which returns its
-// unacked deliveries to the queue. The queue of a non-durable
+// stop cancels the consumer and returns its unsettled deliveries to the
+// queue (the channel stays open for others). The queue of a non-durable
 // subscription is deleted (it is exclusive to a pooled connection, so it
 // would outlive the session otherwise); a durable one only on request.
 func (c *consumer) stop(deleteDurable bool) error {
 	c.mu.Lock()
 	c.stopped = true
-	ch, queue := c.ch, c.queue
+	sh, tag, queue, unacked := c.sh, c.tag, c.queue, c.unacked
+	c.unacked = nil
 	c.mu.Unlock()
 	c.l.unregister(c)
-	if ch == nil || ch.IsClosed() {
+	if sh == nil {
 		return nil
 	}
-	defer ch.Close()
-	if c.pl.exclusive && c.pl.declare || deleteDurable && c.pl.durableSub {
-		if _, err := ch.QueueDelete(queue, false, false, false); err != nil {
-			return brokerErr(err)
-		}
+	defer c.l.release(sh, c)
+	sh.cancel(tag)
+	for _, t := range unacked {
+		_ = sh.ch.Nack(t, false, true)
 	}
-	return nil
+	deleteIt := deleteDurable && c.pl.durableSub
+	if c.pl.exclusive && c.pl.declare && !sh.conn.IsClosed() {
+		deleteIt = true // else it went with its connection
+	}
+	if !deleteIt {
+		return nil
+	}
+	if sh.conn.IsClosed() {
+		return fmt.Errorf("%w: the queue of subscription '%s' could not be deleted", broker.ErrUnavailable, c.id)
+	}
+	return c.l.adminOn(sh.conn, func(ch *amqp.Channel) error {
+		_, err := ch.QueueDelete(queue, false, false, false)
+		return err
+	})
 }

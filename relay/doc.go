@@ -2,25 +2,32 @@
 // destination semantics of RabbitMQ Web-STOMP (see
 // shared/reference/rabbitmq-stomp.md), over a few pooled AMQP connections.
 //
-// Per node and virtual host there are Config.Connections links, each one
-// AMQP connection carrying:
+// Per node and virtual host there are Config.Connections links opened at
+// start (with two or more, half publish and half consume), and consuming
+// links added on demand up to Config.MaxConnections when every channel a
+// link may open is full, closed again once idle. Each link is one AMQP
+// connection carrying:
 //
-//	publisher   one confirm-mode channel shared by the sessions pinned to
-//	            the link; confirms are pipelined and settled by one goroutine
-//	admin       a channel for declares made on behalf of publishers
-//	consumers   a channel each for /queue, client-ack and durable
-//	            subscriptions (their basic.qos is the subscription's
-//	            prefetch), one goroutine each reading deliveries
-//	fan-outs    one exclusive node queue per distinct (exchange, binding)
-//	            of plain auto-ack topic/exchange subscriptions, one consumer
-//	            and goroutine each, fanned out to local subscribers
-//	temp queues one per reply-to:/temp-queue/T of a session
+//	publisher     one confirm-mode channel shared by the sessions pinned to
+//	              the link; confirms are pipelined and settled by one goroutine
+//	admin         a channel for declares, binds, existence checks and deletes,
+//	              so a mistake never closes a channel others consume on
+//	shared        up to Config.ChannelsPerConnection consuming channels, each
+//	              carrying up to Config.ConsumersPerChannel consumers with their
+//	              own prefetch (channels.go)
+//
+// Consumers are of three kinds: a subscription's own (/queue, client-ack,
+// durable and named subscriptions: consumer.go), a node queue serving the
+// plain auto-ack topic and exchange subscriptions of the whole node
+// (fanout.go: one per topic exchange, routed locally by binding key), and a
+// reply-to temp queue (tempqueue.go).
 //
 // Goroutines: a supervisor per link (dial, watch, reconnect with jittered
 // backoff across the URLs, restore), a confirm watcher per publishing
-// channel, a delivery loop per consumer, fan-out and temp queue. None per
-// session. Handler calls come from the delivery loops; the relay never
-// holds a lock while calling a Handler.
+// channel, a watcher per shared channel (restores its consumers when
+// RabbitMQ closes it), a delivery loop per consumer, and the relay's reaper
+// of idle links. None per session. Handler calls come from the delivery
+// loops; the relay never holds a lock while calling a Handler.
 //
 // The relay speaks neutral broker types and never sees STOMP frames.
 package relay

@@ -3,7 +3,9 @@ package relay
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,191 +15,462 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
 
-// Node-local fan-out: every plain auto-ack, non-durable subscription to the
-// same exchange and binding key on this node shares one exclusive queue and
-// one consumer; each delivery is handed to every local subscriber. Broker
-// queues then grow with the distinct bindings per node, not with the
-// number of subscribers, and a message crosses the AMQP connection once
-// per node.
+// Node-local fan-out: plain auto-ack, non-durable subscriptions to topics
+// and exchanges are served from queues of the node, never one per
+// subscriber.
+//
+// For a topic exchange (the /topic exchange, amq.topic, the application
+// exchange) the node has one exclusive queue, bound once per distinct
+// binding key its sessions subscribe with. Each delivery is matched
+// against those keys (broker.TopicIndex, as RabbitMQ matches them) and
+// handed to the local subscribers of every key that matches; the queue
+// received it once, however many keys match. 19,000 sessions each on a
+// topic of its own are one queue with 19,000 bindings, not 19,000 queues.
+//
+// Other exchanges route by rules the node cannot repeat without knowing
+// their type (direct, fanout, headers), so each distinct binding on them
+// gets a queue of its own, all of whose deliveries go to that binding's
+// subscribers.
+//
+// Either way broker queues grow with exchanges and bindings, not with
+// subscribers; a message crosses the AMQP connection once per node queue,
+// and its MESSAGE is encoded once for all local subscribers.
 
-type fanKey struct{ exchange, key string }
+// nodeKey names a node queue: a topic exchange's (key "", indexed), or
+// one binding's of another exchange.
+type nodeKey struct {
+	exchange, key string
+	indexed       bool
+}
 
 type fanSub struct {
 	s  *session
 	id string
 }
 
-type fanout struct {
+// binding is one binding key of a node queue and its local subscribers.
+type binding struct {
+	key   string
+	subs  atomic.Pointer[[]fanSub] // copy on write: deliveries read it without locks
+	ready chan struct{}            // closed once bound; err says how
+	err   error
+}
+
+// nodeQueue is a node-local queue and the bindings it serves.
+type nodeQueue struct {
 	p     *pool
 	r     *Relay
-	key   fanKey
+	k     nodeKey
 	l     *link
 	queue string
-
-	subs atomic.Pointer[[]fanSub] // copy on write: deliveries read it without locks
 
 	ready chan struct{} // closed when start finished; err says how
 	err   error
 
-	mu      sync.Mutex
-	ch      *amqp.Channel
-	conn    *amqp.Connection
-	gen     uint64
-	stopped bool
+	// bindMu orders queue.bind and queue.unbind with the bindings they
+	// are for: a key left and joined again is never unbound after it was
+	// bound again.
+	bindMu sync.Mutex
+
+	mu       sync.RWMutex // guards bindings, index and closed
+	bindings map[string]*binding
+	index    broker.TopicIndex[*binding]
+	closed   bool // no more joins: a new node queue takes over
+
+	cmu  sync.Mutex // guards the consumer: sh, tag, gen, stopped
+	sh   *shared
+	tag  string
+	gen  uint64
+	stop bool
 }
 
-// joinFanout adds subscription id of s to the fan-out for pl's binding,
-// starting it when it is the first.
+// errNodeQueueGone: the node queue closed while a subscriber joined; it
+// joins the next one.
+var errNodeQueueGone = errors.New("node queue closed")
+
+// topicExchange reports whether the node may route exchange x's
+// deliveries itself with topic matching.
+func (r *Relay) topicExchange(x string) bool {
+	return x == r.cfg.TopicExchange || x == "amq.topic" || (x != "" && x == r.cfg.AppExchange)
+}
+
+// joinFanout adds subscription id of s to the node queue for pl's
+// exchange and binding, starting the queue or the binding when it is the
+// first.
 func (p *pool) joinFanout(ctx context.Context, s *session, id string, pl plan) (subscriber, error) {
-	key := fanKey{pl.exchange, pl.key}
+	k := nodeKey{exchange: pl.exchange, indexed: p.r.topicExchange(pl.exchange)}
+	if !k.indexed {
+		k.key = pl.key
+	}
+	sub := fanSub{s, id}
 	for {
-		p.fanMu.Lock()
-		f := p.fanouts[key]
-		creator := f == nil
-		if creator {
-			f = &fanout{p: p, r: s.r, key: key, l: p.pickConsumer(), ready: make(chan struct{}),
-				queue: s.r.node + ".fanout." + strings.ToLower(rand.Text()[:12])}
-			f.subs.Store(&[]fanSub{})
-			p.fanouts[key] = f
+		nq, err := p.nodeQueue(ctx, k)
+		if err != nil {
+			return nil, err
 		}
-		p.fanMu.Unlock()
-		if creator {
-			f.err = f.start(ctx)
-			if f.err != nil {
-				p.fanMu.Lock()
-				delete(p.fanouts, key)
-				p.fanMu.Unlock()
+		b, err := nq.join(ctx, pl.key, sub)
+		if errors.Is(err, errNodeQueueGone) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &fanMember{nq: nq, b: b, sub: sub}, nil
+	}
+}
+
+// nodeQueue returns the running node queue for k, starting it when there
+// is none.
+func (p *pool) nodeQueue(ctx context.Context, k nodeKey) (*nodeQueue, error) {
+	p.fanMu.Lock()
+	nq := p.fanouts[k]
+	creator := nq == nil
+	if creator {
+		nq = &nodeQueue{p: p, r: p.r, k: k, ready: make(chan struct{}), bindings: map[string]*binding{},
+			queue: p.r.node + ".fanout." + strings.ToLower(rand.Text()[:12])}
+		p.fanouts[k] = nq
+	}
+	p.fanMu.Unlock()
+	if creator {
+		nq.err = nq.start(ctx)
+		if nq.err != nil {
+			p.forget(nq)
+		}
+		close(nq.ready)
+	}
+	select {
+	case <-nq.ready:
+	case <-ctx.Done():
+		return nil, broker.ErrUnavailable
+	}
+	if nq.err != nil {
+		return nil, nq.err
+	}
+	return nq, nil
+}
+
+// forget removes nq from the pool, if it is still there.
+func (p *pool) forget(nq *nodeQueue) {
+	p.fanMu.Lock()
+	if p.fanouts[nq.k] == nq {
+		delete(p.fanouts, nq.k)
+	}
+	p.fanMu.Unlock()
+}
+
+func (nq *nodeQueue) start(ctx context.Context) error {
+	l, conn, err := nq.p.placeConsumer(ctx, nq)
+	if err != nil {
+		return err
+	}
+	nq.l = l
+	if err := nq.r.checkExchange(ctx, l, nq.k.exchange); err != nil {
+		l.unregister(nq)
+		return err
+	}
+	nq.cmu.Lock()
+	defer nq.cmu.Unlock()
+	if err := nq.open(conn, nil); err != nil {
+		nq.stop = true // a restore already waiting does nothing
+		l.unregister(nq)
+		return err
+	}
+	return nil
+}
+
+// open declares the exclusive node queue on conn, binds it with keys (a
+// non-indexed queue with its one key), and consumes it on a shared
+// channel. nq.cmu held.
+func (nq *nodeQueue) open(conn *amqp.Connection, keys []string) error {
+	if !nq.k.indexed {
+		keys = []string{nq.k.key}
+	}
+	err := nq.l.adminOn(conn, func(ch *amqp.Channel) error {
+		if _, err := ch.QueueDeclare(nq.queue, false, true, true, false, nil); err != nil {
+			return err
+		}
+		// Pipelined, then one round trip: a bind that failed has closed
+		// the channel by the time the passive declare is answered.
+		for _, key := range keys {
+			if err := ch.QueueBind(nq.queue, key, nq.k.exchange, len(keys) > 1, nil); err != nil {
+				return err
 			}
-			close(f.ready)
+		}
+		_, err := ch.QueueDeclarePassive(nq.queue, false, true, true, false, nil)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	sh, err := nq.l.acquire(conn, nq)
+	if err != nil {
+		return nq.r.full(err)
+	}
+	tag, deliveries, err := sh.consume(nq.queue, 0, true, nil)
+	if err != nil {
+		nq.l.release(sh, nq)
+		return err
+	}
+	nq.gen++
+	nq.sh, nq.tag = sh, tag
+	go nq.loop(sh, deliveries, nq.gen)
+	return nil
+}
+
+// join adds sub to binding key, binding the queue with it first when it
+// is new. A binding's subscribers only join once it is bound, so a
+// message published after SUBSCRIBE's RECEIPT always arrives.
+func (nq *nodeQueue) join(ctx context.Context, key string, sub fanSub) (*binding, error) {
+	for {
+		nq.mu.Lock()
+		if nq.closed {
+			nq.mu.Unlock()
+			return nil, errNodeQueueGone
+		}
+		b := nq.bindings[key]
+		creator := b == nil
+		if creator {
+			b = &binding{key: key, ready: make(chan struct{})}
+			b.subs.Store(&[]fanSub{})
+			nq.bindings[key] = b
+			if nq.k.indexed {
+				nq.index.Set(key, b)
+			}
+		}
+		nq.mu.Unlock()
+		if creator {
+			if nq.k.indexed {
+				b.err = nq.bind(ctx, key)
+			}
+			if b.err != nil {
+				nq.drop(b)
+			}
+			close(b.ready)
 		}
 		select {
-		case <-f.ready:
+		case <-b.ready:
 		case <-ctx.Done():
 			return nil, broker.ErrUnavailable
 		}
-		if f.err != nil {
-			return nil, f.err
+		if b.err != nil {
+			return nil, b.err
 		}
-		p.fanMu.Lock()
-		if p.fanouts[key] != f {
-			p.fanMu.Unlock()
-			continue // it was torn down meanwhile; start a new one
+		nq.mu.Lock()
+		if nq.closed {
+			nq.mu.Unlock()
+			return nil, errNodeQueueGone
 		}
-		subs := append(append([]fanSub(nil), *f.subs.Load()...), fanSub{s, id})
-		f.subs.Store(&subs)
-		p.fanMu.Unlock()
-		return &fanMember{f: f, sub: fanSub{s, id}}, nil
+		if nq.bindings[key] != b {
+			nq.mu.Unlock()
+			continue // its last subscriber left meanwhile: bind again
+		}
+		subs := append(slices.Clone(*b.subs.Load()), sub)
+		b.subs.Store(&subs)
+		nq.mu.Unlock()
+		return b, nil
 	}
 }
 
-func (f *fanout) start(ctx context.Context) error {
-	if err := f.r.checkExchange(ctx, f.l, f.key.exchange); err != nil {
-		return err
-	}
-	conn, err := f.l.connection(ctx)
-	if err != nil {
-		return err
-	}
-	f.l.register(f)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.open(conn); err != nil {
-		f.stopped = true // a restore already waiting does nothing
-		f.l.unregister(f)
-		return err
-	}
-	return nil
+// bind binds the node queue with key, in order with unbinds.
+func (nq *nodeQueue) bind(ctx context.Context, key string) error {
+	nq.bindMu.Lock()
+	defer nq.bindMu.Unlock()
+	return nq.l.withAdmin(ctx, func(ch *amqp.Channel) error {
+		return ch.QueueBind(nq.queue, key, nq.k.exchange, false, nil)
+	})
 }
 
-// open declares and binds the node queue and consumes it. f.mu held.
-func (f *fanout) open(conn *amqp.Connection) error {
-	ch, err := conn.Channel()
-	if err != nil {
-		return brokerErr(err)
+// drop removes binding b, when it could not be bound.
+func (nq *nodeQueue) drop(b *binding) {
+	nq.mu.Lock()
+	if nq.bindings[b.key] == b {
+		delete(nq.bindings, b.key)
+		if nq.k.indexed {
+			nq.index.Delete(b.key)
+		}
 	}
-	_, err = ch.QueueDeclare(f.queue, false, true, true, false, nil)
-	if err == nil {
-		err = ch.QueueBind(f.queue, f.key.key, f.key.exchange, false, nil)
+	empty := len(nq.bindings) == 0
+	nq.mu.Unlock()
+	if empty {
+		nq.close()
 	}
-	var deliveries <-chan amqp.Delivery
-	if err == nil {
-		deliveries, err = ch.Consume(f.queue, "", true, true, false, false, nil)
-	}
-	if err != nil {
-		_ = ch.Close()
-		return brokerErr(err)
-	}
-	f.gen++
-	f.ch, f.conn = ch, conn
-	go f.loop(deliveries, f.gen)
-	return nil
 }
 
-// loop hands each delivery to every local subscriber: the headers are
-// rendered once and shared.
-func (f *fanout) loop(deliveries <-chan amqp.Delivery, gen uint64) {
-	for d := range deliveries {
-		dest := f.r.messageDestination(d.Exchange, d.RoutingKey)
-		hs := deliveryHeaders(nil, &d)
-		shared := &broker.Shared{}
-		for _, sub := range *f.subs.Load() {
-			sub.s.h.Deliver(&broker.Delivery{
-				Subscription: sub.id,
-				Destination:  dest,
-				Redelivered:  d.Redelivered,
-				Headers:      hs,
-				Body:         d.Body,
-				Shared:       shared,
+// leave removes sub from binding b. The last subscriber of a key unbinds
+// it; the last of the queue deletes the queue.
+func (nq *nodeQueue) leave(b *binding, sub fanSub) {
+	nq.bindMu.Lock()
+	nq.mu.Lock()
+	subs := slices.DeleteFunc(slices.Clone(*b.subs.Load()), func(s fanSub) bool { return s == sub })
+	b.subs.Store(&subs)
+	last := len(subs) == 0 && nq.bindings[b.key] == b
+	if last {
+		delete(nq.bindings, b.key)
+		if nq.k.indexed {
+			nq.index.Delete(b.key)
+		}
+	}
+	empty := len(nq.bindings) == 0
+	nq.mu.Unlock()
+	if last && nq.k.indexed && !empty {
+		// While the connection is down there is nothing to unbind: the
+		// restore binds the keys still wanted.
+		nq.cmu.Lock()
+		sh := nq.sh
+		nq.cmu.Unlock()
+		if sh != nil && !sh.conn.IsClosed() {
+			_ = nq.l.adminOn(sh.conn, func(ch *amqp.Channel) error {
+				return ch.QueueUnbind(nq.queue, b.key, nq.k.exchange, nil)
 			})
 		}
 	}
-	f.mu.Lock()
-	current := !f.stopped && f.gen == gen
-	conn := f.conn
-	f.mu.Unlock()
-	if current && !conn.IsClosed() {
-		f.lost(fmt.Errorf("%w: the node queue for '%s' on '%s' was closed by RabbitMQ", broker.ErrNotFound, f.key.key, f.key.exchange))
+	nq.bindMu.Unlock()
+	if empty {
+		nq.close()
 	}
 }
 
-// restore implements user: the exclusive node queue died with the old
-// connection; declare it again under the same name.
-func (f *fanout) restore(conn *amqp.Connection) error {
-	f.mu.Lock()
-	if f.stopped || (f.conn == conn && !f.ch.IsClosed()) {
-		f.mu.Unlock()
+// close takes the node queue out of service when it has no binding left:
+// joins from now on start a new one; the queue is deleted.
+func (nq *nodeQueue) close() {
+	nq.p.fanMu.Lock()
+	nq.mu.Lock()
+	if len(nq.bindings) > 0 || nq.closed {
+		nq.mu.Unlock()
+		nq.p.fanMu.Unlock()
+		return
+	}
+	nq.closed = true
+	nq.mu.Unlock()
+	if nq.p.fanouts[nq.k] == nq {
+		delete(nq.p.fanouts, nq.k)
+	}
+	nq.p.fanMu.Unlock()
+
+	nq.cmu.Lock()
+	nq.stop = true
+	sh, tag := nq.sh, nq.tag
+	nq.cmu.Unlock()
+	if nq.l == nil {
+		return // never started
+	}
+	nq.l.unregister(nq)
+	if sh == nil {
+		return
+	}
+	defer nq.l.release(sh, nq)
+	sh.cancel(tag)
+	if !sh.conn.IsClosed() {
+		_ = nq.l.adminOn(sh.conn, func(ch *amqp.Channel) error {
+			_, err := ch.QueueDelete(nq.queue, false, false, false)
+			return err
+		})
+	}
+}
+
+// loop hands each delivery to the local subscribers of every matching
+// binding: the headers are rendered once and shared.
+func (nq *nodeQueue) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint64) {
+	var matched []*binding
+	for d := range deliveries {
+		matched = matched[:0]
+		nq.mu.RLock()
+		if nq.k.indexed {
+			nq.index.Match(d.RoutingKey, func(_ string, b *binding) { matched = append(matched, b) })
+		} else {
+			for _, b := range nq.bindings {
+				matched = append(matched, b)
+			}
+		}
+		nq.mu.RUnlock()
+		if len(matched) == 0 {
+			continue
+		}
+		dest := nq.r.messageDestination(d.Exchange, d.RoutingKey)
+		hs := deliveryHeaders(nil, &d)
+		shared := &broker.Shared{}
+		for _, b := range matched {
+			for _, sub := range *b.subs.Load() {
+				sub.s.h.Deliver(&broker.Delivery{
+					Subscription: sub.id,
+					Destination:  dest,
+					Redelivered:  d.Redelivered,
+					Headers:      hs,
+					Body:         d.Body,
+					Shared:       shared,
+				})
+			}
+		}
+		clear(matched)
+	}
+	nq.cmu.Lock()
+	current := !nq.stop && nq.gen == gen
+	nq.cmu.Unlock()
+	if current && !sh.ch.IsClosed() {
+		nq.lost(fmt.Errorf("%w: the node queue for '%s' was deleted", broker.ErrNotFound, nq.k.exchange))
+	}
+}
+
+// restore implements user: after a reconnect the exclusive queue is gone
+// (declare and bind it again, under the same name); after RabbitMQ
+// closed its channel it is still there (consume it again).
+func (nq *nodeQueue) restore(conn *amqp.Connection) error {
+	nq.cmu.Lock()
+	old := nq.sh
+	// Not opened yet (start opens it), stopped, or fine where it is.
+	if old == nil || nq.stop || (old.conn == conn && !old.ch.IsClosed()) {
+		nq.cmu.Unlock()
 		return nil
 	}
-	err := f.open(conn)
-	f.mu.Unlock()
-	if err != nil {
-		f.lost(err)
+	nq.mu.RLock()
+	keys := make([]string, 0, len(nq.bindings))
+	for k := range nq.bindings {
+		keys = append(keys, k)
+	}
+	nq.mu.RUnlock()
+	err := nq.open(conn, keys)
+	nq.cmu.Unlock()
+	if old != nil {
+		nq.l.release(old, nq)
+	}
+	if err != nil && !conn.IsClosed() {
+		nq.lost(err)
 	}
 	return err
 }
 
-// lost ends the fan-out and tells every subscriber.
-func (f *fanout) lost(err error) {
-	f.p.fanMu.Lock()
-	if f.p.fanouts[f.key] == f {
-		delete(f.p.fanouts, f.key)
+// lost ends the node queue and tells every subscriber.
+func (nq *nodeQueue) lost(err error) {
+	nq.p.forget(nq)
+	nq.mu.Lock()
+	nq.closed = true
+	var subs []fanSub
+	for key, b := range nq.bindings {
+		subs = append(subs, *b.subs.Load()...)
+		delete(nq.bindings, key)
+		if nq.k.indexed {
+			nq.index.Delete(key)
+		}
 	}
-	subs := *f.subs.Load()
-	f.subs.Store(&[]fanSub{})
-	f.p.fanMu.Unlock()
-	f.mu.Lock()
-	f.stopped = true
-	f.mu.Unlock()
-	f.l.unregister(f)
+	nq.mu.Unlock()
+	nq.cmu.Lock()
+	nq.stop = true
+	sh := nq.sh
+	nq.cmu.Unlock()
+	nq.l.unregister(nq)
+	if sh != nil {
+		nq.l.release(sh, nq)
+	}
 	for _, sub := range subs {
 		sub.s.forget(sub.id)
 		sub.s.h.Lost(sub.id, err)
 	}
 }
 
-// fanMember is one subscription's place in a fan-out.
+// fanMember is one subscription's place in a node queue.
 type fanMember struct {
-	f   *fanout
+	nq  *nodeQueue
+	b   *binding
 	sub fanSub
 }
 
@@ -207,34 +480,7 @@ func (m *fanMember) ack(uint64, bool) error {
 
 func (m *fanMember) nack(uint64, bool, bool) error { return m.ack(0, false) }
 
-// stop leaves the fan-out; the last one out deletes the node queue.
 func (m *fanMember) stop(bool) error {
-	f := m.f
-	f.p.fanMu.Lock()
-	old := *f.subs.Load()
-	subs := make([]fanSub, 0, len(old))
-	for _, s := range old {
-		if s != m.sub {
-			subs = append(subs, s)
-		}
-	}
-	f.subs.Store(&subs)
-	last := len(subs) == 0 && f.p.fanouts[f.key] == f
-	if last {
-		delete(f.p.fanouts, f.key)
-	}
-	f.p.fanMu.Unlock()
-	if !last {
-		return nil
-	}
-	f.mu.Lock()
-	f.stopped = true
-	ch := f.ch
-	f.mu.Unlock()
-	f.l.unregister(f)
-	if ch != nil && !ch.IsClosed() {
-		_, _ = ch.QueueDelete(f.queue, false, false, false)
-		_ = ch.Close()
-	}
+	m.nq.leave(m.b, m.sub)
 	return nil
 }

@@ -12,13 +12,14 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
 
-// user is something that lives on a link's AMQP connection and must be
-// rebuilt when the connection is replaced: a consumer, a fan-out queue, a
-// temp queue.
+// user is something that consumes on a link's AMQP connection and must be
+// rebuilt when its channel or the connection is replaced: a consumer, a
+// node queue, a temp queue.
 type user interface {
-	// restore rebuilds on a new connection. An error means its state is
-	// gone (an exclusive queue others were told about); it then reports
-	// the loss itself.
+	// restore consumes again on conn (the link's new connection, or the
+	// same one after RabbitMQ closed a shared channel). An error means its
+	// state is gone (an exclusive queue others were told about); it then
+	// reports the loss itself.
 	restore(conn *amqp.Connection) error
 }
 
@@ -36,9 +37,18 @@ type link struct {
 	conn  *amqp.Connection // nil while down
 	up    chan struct{}    // closed while the connection is up
 	users map[user]struct{}
+	chans []*shared // consuming channels (channels.go)
 
-	adminMu sync.Mutex
-	admin   *amqp.Channel // for declares on behalf of publishers
+	openMu sync.Mutex // serialises acquire, which may open a channel
+
+	// extra: added on demand beyond Config.Connections, closed when idle
+	// since idleSince (both guarded by the pool's mu).
+	extra     bool
+	idleSince time.Time
+
+	adminMu   sync.Mutex
+	admin     *amqp.Channel // for declares, binds, checks and deletes
+	adminConn *amqp.Connection
 
 	quit chan struct{}
 	done chan struct{}
@@ -187,27 +197,52 @@ func (l *link) unregister(u user) {
 	l.mu.Unlock()
 }
 
+// channels is how many AMQP channels l has open: publishing, admin and
+// the consuming ones.
+func (l *link) channels() int {
+	if !l.isUp() {
+		return 0
+	}
+	l.adminMu.Lock()
+	n := 1
+	if l.admin != nil && !l.admin.IsClosed() {
+		n++
+	}
+	l.adminMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return n + len(l.chans)
+}
+
 func (l *link) load() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.users)
 }
 
-// withAdmin runs f on the link's admin channel (declares for publishers).
-// A channel error closes that channel; the next call opens a new one.
+// withAdmin runs f on the link's admin channel, once the link is up.
 func (l *link) withAdmin(ctx context.Context, f func(*amqp.Channel) error) error {
 	conn, err := l.connection(ctx)
 	if err != nil {
 		return err
 	}
+	return l.adminOn(conn, f)
+}
+
+// adminOn runs f on the link's admin channel on conn: declares, binds,
+// checks and deletes, for publishers and for consumers being (re)started
+// on conn, which may not be the link's announced connection yet while it
+// restores. A channel error closes that channel; the next call opens a
+// new one.
+func (l *link) adminOn(conn *amqp.Connection, f func(*amqp.Channel) error) error {
 	l.adminMu.Lock()
 	defer l.adminMu.Unlock()
-	if l.admin == nil || l.admin.IsClosed() {
+	if l.admin == nil || l.admin.IsClosed() || l.adminConn != conn {
 		ch, err := conn.Channel()
 		if err != nil {
 			return brokerErr(err)
 		}
-		l.admin = ch
+		l.admin, l.adminConn = ch, conn
 	}
 	if err := f(l.admin); err != nil {
 		return brokerErr(err)

@@ -1,6 +1,10 @@
 package relay
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // mReconnects counts AMQP connections re-established after a loss.
 var mReconnects = prometheus.NewCounter(prometheus.CounterOpts{
@@ -30,35 +34,77 @@ func (r *Relay) Collectors() []prometheus.Collector {
 		mReconnects,
 		gauge("stomp_gateway_amqp_connections", "Open AMQP connections of this node.", func(p *pool) float64 {
 			n := 0
-			for _, l := range p.links {
+			for _, l := range p.allLinks() {
 				if l.isUp() {
 					n++
 				}
 			}
 			return float64(n)
 		}),
-		gauge("stomp_gateway_amqp_channels", "AMQP channels of this node: a publishing channel per connection and one per consumer, fan-out and temp queue.", func(p *pool) float64 {
+		gauge("stomp_gateway_amqp_channels", "AMQP channels of this node: per connection one publishing, one for declares, and the consuming channels its consumers share.", func(p *pool) float64 {
 			n := 0
-			for _, l := range p.links {
-				if l.isUp() {
-					n += 1 + l.load()
-				}
+			for _, l := range p.allLinks() {
+				n += l.channels()
 			}
 			return float64(n)
 		}),
-		gauge("stomp_gateway_fanout_queues", "Node-local fan-out queues (one per distinct topic/exchange binding).", func(p *pool) float64 {
+		gauge("stomp_gateway_amqp_consumers", "AMQP consumers of this node: subscriptions with a consumer of their own, node queues and temp queues.", func(p *pool) float64 {
+			n := 0
+			for _, l := range p.allLinks() {
+				n += l.load()
+			}
+			return float64(n)
+		}),
+		gauge("stomp_gateway_fanout_queues", "Node-local fan-out queues: one per topic exchange, and one per distinct binding of other exchanges.", func(p *pool) float64 {
 			p.fanMu.Lock()
 			defer p.fanMu.Unlock()
 			return float64(len(p.fanouts))
 		}),
-		gauge("stomp_gateway_fanout_subscribers", "Local subscriptions served by node-local fan-out queues.", func(p *pool) float64 {
-			p.fanMu.Lock()
-			defer p.fanMu.Unlock()
+		gauge("stomp_gateway_fanout_bindings", "Distinct binding keys of the node-local fan-out queues.", func(p *pool) float64 {
 			n := 0
-			for _, f := range p.fanouts {
-				n += len(*f.subs.Load())
+			for _, nq := range p.nodeQueues() {
+				nq.mu.RLock()
+				n += len(nq.bindings)
+				nq.mu.RUnlock()
 			}
 			return float64(n)
 		}),
+		gauge("stomp_gateway_fanout_subscribers", "Local subscriptions served by node-local fan-out queues.", func(p *pool) float64 {
+			n := 0
+			for _, nq := range p.nodeQueues() {
+				nq.mu.RLock()
+				for _, b := range nq.bindings {
+					n += len(*b.subs.Load())
+				}
+				nq.mu.RUnlock()
+			}
+			return float64(n)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "stomp_gateway_node_full", Help: "1 while the node can take no more consumers (every AMQP connection it may open has no channel left); /readyz then reports not ready.",
+		}, func() float64 {
+			if r.Full() {
+				return 1
+			}
+			return 0
+		}),
 	}
+}
+
+// allLinks returns every link of p, those added on demand included.
+func (p *pool) allLinks() []*link {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append(slices.Clone(p.links), p.extra...)
+}
+
+// nodeQueues returns p's node queues.
+func (p *pool) nodeQueues() []*nodeQueue {
+	p.fanMu.Lock()
+	defer p.fanMu.Unlock()
+	nqs := make([]*nodeQueue, 0, len(p.fanouts))
+	for _, nq := range p.fanouts {
+		nqs = append(nqs, nq)
+	}
+	return nqs
 }

@@ -33,16 +33,19 @@ type Relay struct {
 	exchanges map[string]bool // vhost NUL name of exchanges known to exist
 	closed    bool
 	ready     bool
+	quit      chan struct{} // closed by Close: stops the reaper
 }
 
 // pool is a virtual host's links and node-local fan-out queues.
 type pool struct {
+	r       *Relay
 	vhost   string
-	links   []*link
-	mu      sync.Mutex // guards next
+	links   []*link    // opened at start: they publish, or consume, or both
+	mu      sync.Mutex // guards next, extra and the links' extra fields
 	next    int
+	extra   []*link // consuming links added on demand
 	fanMu   sync.Mutex
-	fanouts map[fanKey]*fanout
+	fanouts map[nodeKey]*nodeQueue
 }
 
 // New starts a relay: it dials RabbitMQ in the background (Ready reports
@@ -51,7 +54,7 @@ func New(cfg Config, log zerolog.Logger) (*Relay, error) {
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("relay: no AMQP URL")
 	}
-	r := &Relay{cfg: cfg, log: log.With().Str("component", "relay").Logger(), pools: map[string]*pool{}, vhosts: map[string]bool{}, exchanges: map[string]bool{}}
+	r := &Relay{cfg: cfg, log: log.With().Str("component", "relay").Logger(), pools: map[string]*pool{}, vhosts: map[string]bool{}, exchanges: map[string]bool{}, quit: make(chan struct{})}
 	r.node = "stomp-gateway." + strings.ToLower(rand.Text()[:10])
 	for _, raw := range cfg.URLs {
 		u, err := url.Parse(strings.TrimSpace(raw))
@@ -68,7 +71,21 @@ func New(cfg Config, log zerolog.Logger) (*Relay, error) {
 	if r.cfg.Connections < 1 {
 		r.cfg.Connections = 1
 	}
+	// Zero means the default, as envconfig would set it.
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&r.cfg.MaxConnections, 16)
+	def(&r.cfg.ChannelsPerConnection, 1000)
+	def(&r.cfg.ConsumersPerChannel, 100)
+	r.cfg.MaxConnections = max(r.cfg.MaxConnections, r.cfg.Connections)
+	if r.cfg.IdleConnectionTimeout <= 0 {
+		r.cfg.IdleConnectionTimeout = time.Minute
+	}
 	r.pool(r.def)
+	go r.reaper()
 	return r, nil
 }
 
@@ -99,7 +116,7 @@ func (r *Relay) pool(vhost string) *pool {
 	defer r.mu.Unlock()
 	p := r.pools[vhost]
 	if p == nil && !r.closed {
-		p = &pool{vhost: vhost, fanouts: map[fanKey]*fanout{}}
+		p = &pool{r: r, vhost: vhost, fanouts: map[nodeKey]*nodeQueue{}}
 		for i := range r.cfg.Connections {
 			p.links = append(p.links, newLink(r, vhost, i))
 		}
@@ -197,19 +214,138 @@ func (p *pool) pickPublisher() *link {
 	return ls[p.next%len(ls)]
 }
 
-// pickConsumer returns the least loaded consuming link; ties rotate.
-func (p *pool) pickConsumer() *link {
-	ls := p.consumers()
+// placeConsumer registers u on the least loaded consuming link with room
+// for one more consumer (Config.ChannelsPerConnection channels of
+// Config.ConsumersPerChannel each), adding a connection when every one is
+// full and Config.MaxConnections allows, and returns the link and its
+// connection once it is up. When the node has no room left the error says
+// so (resource limit).
+func (p *pool) placeConsumer(ctx context.Context, u user) (*link, *amqp.Connection, error) {
+	cfg := &p.r.cfg
+	room := cfg.ChannelsPerConnection * cfg.ConsumersPerChannel
 	p.mu.Lock()
+	ls := append(p.consumers(), p.extra...)
 	p.next++
-	best := ls[p.next%len(ls)]
-	p.mu.Unlock()
-	for _, l := range ls {
-		if l.load() < best.load() {
+	var best *link
+	for i := range ls {
+		l := ls[(p.next+i)%len(ls)]
+		if n := l.load(); n < room && (best == nil || n < best.load()) {
 			best = l
 		}
 	}
-	return best
+	if best == nil {
+		if len(p.links)+len(p.extra) >= cfg.MaxConnections {
+			p.mu.Unlock()
+			return nil, nil, p.r.full(errLinkFull)
+		}
+		best = newLink(p.r, p.vhost, len(p.links)+len(p.extra))
+		best.extra = true
+		p.extra = append(p.extra, best)
+		p.r.log.Info().Str("vhost", p.vhost).Int("connections", len(p.links)+len(p.extra)).Msg("every AMQP connection's channels are in use: adding a connection")
+	}
+	best.idleSince = time.Time{}
+	best.register(u)
+	p.mu.Unlock()
+	conn, err := best.connection(ctx)
+	if err != nil {
+		best.unregister(u)
+		return nil, nil, err
+	}
+	return best, conn, nil
+}
+
+// isFull reports whether no consuming link has room and no link may be
+// added.
+func (p *pool) isFull() bool {
+	cfg := &p.r.cfg
+	room := cfg.ChannelsPerConnection * cfg.ConsumersPerChannel
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.links)+len(p.extra) < cfg.MaxConnections {
+		return false
+	}
+	for _, l := range append(p.consumers(), p.extra...) {
+		if l.load() < room {
+			return false
+		}
+	}
+	return true
+}
+
+// reap closes the links added on demand that have had no consumer for
+// Config.IdleConnectionTimeout.
+func (p *pool) reap(now time.Time) {
+	var idle []*link
+	p.mu.Lock()
+	kept := p.extra[:0]
+	for _, l := range p.extra {
+		switch {
+		case l.load() > 0:
+			l.idleSince = time.Time{}
+		case l.idleSince.IsZero():
+			l.idleSince = now
+		case now.Sub(l.idleSince) >= p.r.cfg.IdleConnectionTimeout:
+			idle = append(idle, l)
+			continue
+		}
+		kept = append(kept, l)
+	}
+	clear(p.extra[len(kept):])
+	p.extra = kept
+	p.mu.Unlock()
+	for _, l := range idle {
+		p.r.log.Info().Str("vhost", p.vhost).Msg("closing an idle AMQP connection added on demand")
+		l.close()
+	}
+}
+
+// full turns a link without room into the error a client sees: this node
+// is full, another may not be.
+func (r *Relay) full(err error) error {
+	if errors.Is(err, errLinkFull) {
+		return fmt.Errorf("%w: %w: this gateway node has no AMQP channel left (AMQP_MAX_CONNECTIONS, AMQP_CHANNELS_PER_CONNECTION, AMQP_CONSUMERS_PER_CHANNEL); try another node", broker.ErrLimit, broker.ErrUnavailable)
+	}
+	return err
+}
+
+// Full reports whether the node can take no more consumers, for the
+// readiness endpoint: a load balancer should send new clients elsewhere.
+func (r *Relay) Full() bool {
+	r.mu.Lock()
+	pools := make([]*pool, 0, len(r.pools))
+	for _, p := range r.pools {
+		pools = append(pools, p)
+	}
+	r.mu.Unlock()
+	for _, p := range pools {
+		if p.isFull() {
+			return true
+		}
+	}
+	return false
+}
+
+// reaper closes idle links added on demand until the relay closes.
+func (r *Relay) reaper() {
+	every := min(max(r.cfg.IdleConnectionTimeout/4, 10*time.Millisecond), 10*time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.quit:
+			return
+		case now := <-t.C:
+			r.mu.Lock()
+			pools := make([]*pool, 0, len(r.pools))
+			for _, p := range r.pools {
+				pools = append(pools, p)
+			}
+			r.mu.Unlock()
+			for _, p := range pools {
+				p.reap(now)
+			}
+		}
+	}
 }
 
 // Close stops every link; unconfirmed publishes fail with ErrClosed.
@@ -222,8 +358,12 @@ func (r *Relay) Close() error {
 	r.closed = true
 	pools := r.pools
 	r.mu.Unlock()
+	close(r.quit)
 	for _, p := range pools {
-		for _, l := range p.links {
+		p.mu.Lock()
+		links := append(append([]*link(nil), p.links...), p.extra...)
+		p.mu.Unlock()
+		for _, l := range links {
 			l.close()
 		}
 	}

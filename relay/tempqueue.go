@@ -11,10 +11,10 @@ import (
 )
 
 // tempQueue is what reply-to:/temp-queue/T creates, as RabbitMQ's STOMP
-// plugin does: a server-named exclusive queue, consumed without acks, whose
-// deliveries reach the session as subscription "/temp-queue/T". Others
-// were told its name, so it cannot be rebuilt under a new one after a
-// reconnect: the session is told it is lost.
+// plugin does: a server-named exclusive queue, consumed without acks on a
+// shared channel, whose deliveries reach the session as subscription
+// "/temp-queue/T". Others were told its name, so it cannot be rebuilt
+// under a new one after a reconnect: the session is told it is lost.
 type tempQueue struct {
 	s    *session
 	id   string
@@ -22,8 +22,8 @@ type tempQueue struct {
 	name string
 
 	mu      sync.Mutex
-	ch      *amqp.Channel
-	conn    *amqp.Connection
+	sh      *shared
+	tag     string
 	stopped bool
 }
 
@@ -50,28 +50,15 @@ func (s *session) tempQueue(ctx context.Context, dest string) (string, error) {
 func (s *session) startTempQueue(ctx context.Context, dest string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	l := s.p.pickConsumer()
-	conn, err := l.connection(ctx)
+	t := &tempQueue{s: s, id: dest}
+	l, conn, err := s.p.placeConsumer(ctx, t)
 	if err != nil {
 		return "", err
 	}
-	t := &tempQueue{s: s, id: dest, l: l, conn: conn}
-	ch, err := conn.Channel()
-	if err != nil {
-		return "", brokerErr(err)
-	}
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err == nil {
-		var deliveries <-chan amqp.Delivery
-		deliveries, err = ch.Consume(q.Name, "", true, true, false, false, nil)
-		if err == nil {
-			t.ch, t.name = ch, q.Name
-			go t.loop(deliveries)
-		}
-	}
-	if err != nil {
-		_ = ch.Close()
-		return "", brokerErr(err)
+	t.l = l
+	if err := t.open(conn); err != nil {
+		l.unregister(t)
+		return "", err
 	}
 	s.mu.Lock()
 	if s.closed {
@@ -84,8 +71,34 @@ func (s *session) startTempQueue(ctx context.Context, dest string) (string, erro
 	}
 	s.temps[dest] = t
 	s.mu.Unlock()
-	t.l.register(t)
 	return t.name, nil
+}
+
+// open declares the server-named queue on the link's connection (it is
+// exclusive to it) and consumes it on a shared channel there.
+func (t *tempQueue) open(conn *amqp.Connection) error {
+	err := t.l.adminOn(conn, func(ch *amqp.Channel) error {
+		q, err := ch.QueueDeclare("", false, true, true, false, nil)
+		t.name = q.Name
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	sh, err := t.l.acquire(conn, t)
+	if err != nil {
+		return t.s.r.full(err)
+	}
+	tag, deliveries, err := sh.consume(t.name, 0, true, nil)
+	if err != nil {
+		t.l.release(sh, t)
+		return err
+	}
+	t.mu.Lock()
+	t.sh, t.tag = sh, tag
+	t.mu.Unlock()
+	go t.loop(deliveries)
+	return nil
 }
 
 func (t *tempQueue) loop(deliveries <-chan amqp.Delivery) {
@@ -101,10 +114,38 @@ func (t *tempQueue) loop(deliveries <-chan amqp.Delivery) {
 }
 
 // restore implements user: an exclusive queue does not survive its
-// connection, and replies addressed to its old name would be lost.
-func (t *tempQueue) restore(*amqp.Connection) error {
+// connection, and replies addressed to its old name would be lost. (On a
+// shared channel closed by RabbitMQ while the connection lives, the queue
+// still exists and is consumed again.)
+func (t *tempQueue) restore(conn *amqp.Connection) error {
 	t.mu.Lock()
-	stopped := t.stopped
+	old, stopped := t.sh, t.stopped
+	alive := !stopped && old != nil && old.conn == conn && !conn.IsClosed()
+	t.mu.Unlock()
+	if old == nil && !stopped {
+		return nil // not opened yet: start opens it on the new connection
+	}
+	if alive {
+		if !old.ch.IsClosed() {
+			return nil
+		}
+		t.l.release(old, t)
+		sh, err := t.l.acquire(conn, t)
+		if err == nil {
+			var tag string
+			var deliveries <-chan amqp.Delivery
+			if tag, deliveries, err = sh.consume(t.name, 0, true, nil); err == nil {
+				t.mu.Lock()
+				t.sh, t.tag = sh, tag
+				t.mu.Unlock()
+				go t.loop(deliveries)
+				return nil
+			}
+			t.l.release(sh, t)
+		}
+	}
+	t.mu.Lock()
+	stopped = t.stopped
 	t.stopped = true
 	t.mu.Unlock()
 	t.l.unregister(t)
@@ -119,10 +160,18 @@ func (t *tempQueue) restore(*amqp.Connection) error {
 func (t *tempQueue) stop() {
 	t.mu.Lock()
 	t.stopped = true
+	sh, tag := t.sh, t.tag
 	t.mu.Unlock()
 	t.l.unregister(t)
-	if t.ch != nil && !t.ch.IsClosed() {
-		_, _ = t.ch.QueueDelete(t.name, false, false, false)
-		_ = t.ch.Close()
+	if sh == nil {
+		return
+	}
+	defer t.l.release(sh, t)
+	sh.cancel(tag)
+	if !sh.conn.IsClosed() {
+		_ = t.l.adminOn(sh.conn, func(ch *amqp.Channel) error {
+			_, err := ch.QueueDelete(t.name, false, false, false)
+			return err
+		})
 	}
 }

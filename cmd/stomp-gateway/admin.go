@@ -43,6 +43,8 @@ func (a *admin) handler(pprofOn bool, extra []prometheus.Collector) (http.Handle
 			http.Error(w, "draining", http.StatusServiceUnavailable)
 		case !a.broker.Ready():
 			http.Error(w, "broker unreachable", http.StatusServiceUnavailable)
+		case a.full():
+			http.Error(w, "node full", http.StatusServiceUnavailable)
 		default:
 			_, _ = w.Write([]byte("ready\n"))
 		}
@@ -55,4 +57,12 @@ func (a *admin) handler(pprofOn bool, extra []prometheus.Collector) (http.Handle
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux, nil
+}
+
+// full reports whether the broker says this node can take no more
+// consumers (the relay's AMQP connections and channels are all in use):
+// a load balancer should send new clients to another node.
+func (a *admin) full() bool {
+	f, ok := a.broker.(interface{ Full() bool })
+	return ok && f.Full()
 }

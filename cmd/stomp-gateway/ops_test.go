@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
 	"github.com/stomp-gateway/stomp-gateway/relay/relaytest"
 )
 
@@ -213,4 +214,45 @@ func TestSIGTERMDrainsWithoutLosingReceiptedMessages(t *testing.T) {
 		}
 	}
 	t.Logf("%d receipted messages, %d in the queue after SIGTERM", len(receipted), len(inQueue))
+}
+
+// A node whose AMQP connections have no channel left says so: /readyz
+// turns 503 "node full" and stomp_gateway_node_full is 1, so a load
+// balancer sends new clients elsewhere; clients that still come get ERROR
+// resource limit. It is ready again once a consumer leaves.
+func TestFullNodeIsNotReadyAndSaysResourceLimit(t *testing.T) {
+	rb := relaytest.Require(t)
+	bin := buildBinary(t)
+	p := startProcess(t, bin, "STOMP_GATEWAY_AUTH=none", "STOMP_GATEWAY_AMQP_URL="+relaytest.URL(),
+		"STOMP_GATEWAY_AMQP_CONNECTIONS=2", "STOMP_GATEWAY_AMQP_MAX_CONNECTIONS=2",
+		"STOMP_GATEWAY_AMQP_CHANNELS_PER_CONNECTION=1", "STOMP_GATEWAY_AMQP_CONSUMERS_PER_CHANNEL=1")
+	admin := "http://" + p.adminAddr(t)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if code, _ := get(t, admin+"/readyz"); code == 200 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("/readyz %d: never ready", code)
+		}
+	}
+	q := rb.Name("full")
+	t.Cleanup(func() { rb.DeleteQueue(q) })
+	url := "ws://" + p.addr + "/ws"
+	c := gatewaytest.Dial(t, url, "v12.stomp")
+	c.Connect("accept-version:1.2", "host:/")
+	c.Subscribe("s", "/queue/"+q, "ack:client") // the node's only consumer slot
+	if code, body := get(t, admin+"/readyz"); code != 503 || !strings.Contains(body, "node full") {
+		t.Errorf("/readyz %d %q while full", code, body)
+	}
+	if _, metrics := get(t, admin+"/metrics"); !strings.Contains(metrics, "stomp_gateway_node_full 1") {
+		t.Error("/metrics does not show stomp_gateway_node_full 1")
+	}
+	other := gatewaytest.Dial(t, url, "v12.stomp")
+	other.Connect("accept-version:1.2", "host:/")
+	other.Send("SUBSCRIBE", "id:x", "destination:/queue/"+q, "ack:client")
+	other.ExpectError("resource limit")
+	c.Send("UNSUBSCRIBE", "id:s", "receipt:gone")
+	c.Expect("RECEIPT")
+	if code, _ := get(t, admin+"/readyz"); code != 200 {
+		t.Errorf("/readyz %d once a consumer left", code)
+	}
 }

@@ -1,0 +1,40 @@
+package relay
+
+import "errors"
+
+// BreakAConsumingChannel makes RabbitMQ close one shared consuming channel
+// of the node (an ACK of a delivery tag it never sent is a channel error),
+// as a consume it refuses would, and reports how many consumers were on
+// it.
+func (r *Relay) BreakAConsumingChannel() (int, error) {
+	r.mu.Lock()
+	p := r.pools[r.def]
+	r.mu.Unlock()
+	for _, l := range p.allLinks() {
+		l.mu.Lock()
+		var sh *shared
+		for _, c := range l.chans {
+			if !c.dead && (sh == nil || len(c.users) > len(sh.users)) {
+				sh = c
+			}
+		}
+		n := 0
+		if sh != nil {
+			n = len(sh.users)
+		}
+		l.mu.Unlock()
+		if sh != nil {
+			return n, sh.ch.Ack(1<<39, false)
+		}
+	}
+	return 0, errors.New("no consuming channel")
+}
+
+// Connections is how many AMQP connections the node has for its default
+// vhost, those added on demand included.
+func (r *Relay) Connections() int {
+	r.mu.Lock()
+	p := r.pools[r.def]
+	r.mu.Unlock()
+	return len(p.allLinks())
+}
