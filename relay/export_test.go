@@ -38,3 +38,16 @@ func (r *Relay) Connections() int {
 	r.mu.Unlock()
 	return len(p.allLinks())
 }
+
+// Channels is how many AMQP channels the node has open for its default
+// vhost.
+func (r *Relay) Channels() int {
+	r.mu.Lock()
+	p := r.pools[r.def]
+	r.mu.Unlock()
+	n := 0
+	for _, l := range p.allLinks() {
+		n += l.channels()
+	}
+	return n
+}
