@@ -59,6 +59,9 @@ type mode struct {
 
 var modes = []mode{
 	{"idle", "open N subscribed sessions, hold them, check each still gets a message; server RSS per session", 512, idleFlags},
+	{"throughput", "publishers and subscribers on one queue or topic, as fast as they go; messages/s", 4 << 10, throughputFlags},
+	{"latency", "one publisher at a fixed rate (open loop), latency from the intended send time", 4 << 10, latencyFlags},
+	{"fanout", "one topic, many subscribers, a fixed publish rate; deliveries/s and latency", 4 << 10, fanoutFlags},
 }
 
 // env is what a running mode gets.

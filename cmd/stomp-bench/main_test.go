@@ -104,6 +104,9 @@ func TestHelpNamesEveryModeAndFlag(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"idle", "-n", "-dest", "-ack", "-rate", "-concurrency", "-hold", "-pid", "-server-rss-url", "-heartbeat", "-url", "-login", "-passcode", "-vhost", "-json"},
+		{"throughput", "-publishers", "-subscribers", "-size", "-receipts", "-ack", "-duration", "-warmup"},
+		{"latency", "-rate", "-subscribers", "-duration"},
+		{"fanout", "-subscribers", "-rate"},
 	} {
 		var help bytes.Buffer
 		if code := run(context.Background(), []string{args[0], "-h"}, &help, &help); code != 0 {
@@ -125,6 +128,7 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		{"idle", "-url", "http://example.com/"},
 		{"idle", "-ack", "sometimes"},
 		{"idle", "-heartbeat", "10"},
+		{"throughput", "extra"},
 	} {
 		var out bytes.Buffer
 		if code := run(context.Background(), args, &out, &out); code != 2 {
