@@ -62,6 +62,7 @@ var modes = []mode{
 	{"throughput", "publishers and subscribers on one queue or topic, as fast as they go; messages/s", 4 << 10, throughputFlags},
 	{"latency", "one publisher at a fixed rate (open loop), latency from the intended send time", 4 << 10, latencyFlags},
 	{"fanout", "one topic, many subscribers, a fixed publish rate; deliveries/s and latency", 4 << 10, fanoutFlags},
+	{"connects", "connect, CONNECTED, DISCONNECT in a loop; connects/s and connect latency", 512, connectsFlags},
 }
 
 // env is what a running mode gets.

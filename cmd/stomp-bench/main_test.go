@@ -107,6 +107,7 @@ func TestHelpNamesEveryModeAndFlag(t *testing.T) {
 		{"throughput", "-publishers", "-subscribers", "-size", "-receipts", "-ack", "-duration", "-warmup"},
 		{"latency", "-rate", "-subscribers", "-duration"},
 		{"fanout", "-subscribers", "-rate"},
+		{"connects", "-concurrency", "-rate", "-duration"},
 	} {
 		var help bytes.Buffer
 		if code := run(context.Background(), []string{args[0], "-h"}, &help, &help); code != 0 {
