@@ -89,6 +89,41 @@ fuzz: ## fuzz the STOMP parser for FUZZTIME (default 10s)
 bench: ## run the benchmarks with allocation counts
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 
+# bench-scale holds N idle sessions, each subscribed to its own
+# destination, on a gateway in front of the local RabbitMQ (DESIGN.md §7
+# "Capacity" and "Idle sessions"): the gateway gets 20,000 open files, and
+# one stomp-bench process opens the sessions, checks each still gets a
+# message after SCALE_HOLD, and reports the gateway's RSS per session.
+# Its log goes to SCALE_LOG. Not part of `make test`.
+N          ?= 19000
+SCALE_DEST ?= /topic/bench.user.{n}
+SCALE_ACK  ?= auto
+SCALE_HOLD ?= 30s
+SCALE_ARGS ?=
+SCALE_LOG  ?= bin/bench-scale-gateway.log
+# READY succeeds when the gateway's admin listener says /readyz 200 (the
+# broker connection is up), with bash alone.
+READY := (exec 3<>/dev/tcp/127.0.0.1/15681 && printf 'GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && read -t 5 -r status <&3 && [[ $$status == *" 200 "* ]]) 2>/dev/null
+
+.PHONY: bench-scale
+bench-scale: ## hold N (default 19000) idle sessions on a gateway in front of the local RabbitMQ and report its RSS per session (SCALE_DEST, SCALE_ACK, SCALE_HOLD, SCALE_ARGS)
+	$(GO) build -trimpath -o $(BIN) ./cmd/stomp-gateway
+	$(GO) build -trimpath -o bin/stomp-bench ./cmd/stomp-bench
+	@STOMP_GATEWAY_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ STOMP_GATEWAY_AUTH=none \
+	STOMP_GATEWAY_LISTEN=127.0.0.1:15680 STOMP_GATEWAY_ADMIN_LISTEN=127.0.0.1:15681 STOMP_GATEWAY_DRAIN_DELAY=0s \
+		prlimit --nofile=20000:20000 ./$(BIN) >$(SCALE_LOG) 2>&1 & gw=$$!; \
+	trap 'kill $$gw 2>/dev/null; wait $$gw 2>/dev/null' EXIT; \
+	for i in $$(seq 1 300); do \
+		$(READY) && break; \
+		if ! kill -0 $$gw 2>/dev/null || [ $$i = 300 ]; then \
+			echo "the gateway did not get ready (is RabbitMQ up on 127.0.0.1:5672?); $(SCALE_LOG):"; tail -n 20 $(SCALE_LOG); exit 1; fi; \
+		sleep 0.1; \
+	done; \
+	echo "gateway pid $$gw ($$(grep 'Max open files' /proc/$$gw/limits | tr -s ' ')), log in $(SCALE_LOG)"; \
+	./bin/stomp-bench idle -url ws://127.0.0.1:15680/ws -n $(N) -dest '$(SCALE_DEST)' -ack $(SCALE_ACK) \
+		-pid $$gw -hold $(SCALE_HOLD) $(SCALE_ARGS); rc=$$?; \
+	kill -TERM $$gw; wait $$gw; trap - EXIT; exit $$rc
+
 .PHONY: lint
 lint: vet ## gofmt, go vet, and staticcheck/govulncheck when installed
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
