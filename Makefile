@@ -100,17 +100,37 @@ SCALE_DEST ?= /topic/bench.user.{n}
 SCALE_ACK  ?= auto
 SCALE_HOLD ?= 30s
 SCALE_ARGS ?=
+SCALE_PORT ?= 15680
 SCALE_LOG  ?= bin/bench-scale-gateway.log
+ADMIN_PORT  = $(shell echo $$(($(SCALE_PORT)+1)))
 # READY succeeds when the gateway's admin listener says /readyz 200 (the
 # broker connection is up), with bash alone.
-READY := (exec 3<>/dev/tcp/127.0.0.1/15681 && printf 'GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && read -t 5 -r status <&3 && [[ $$status == *" 200 "* ]]) 2>/dev/null
+READY = (exec 3<>/dev/tcp/127.0.0.1/$(ADMIN_PORT) && printf 'GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3 && read -t 5 -r status <&3 && [[ $$status == *" 200 "* ]]) 2>/dev/null
 
-.PHONY: bench-scale
-bench-scale: ## hold N (default 19000) idle sessions on a gateway in front of the local RabbitMQ and report its RSS per session (SCALE_DEST, SCALE_ACK, SCALE_HOLD, SCALE_ARGS)
+.PHONY: bench-bin
+bench-bin:
 	$(GO) build -trimpath -o $(BIN) ./cmd/stomp-gateway
 	$(GO) build -trimpath -o bin/stomp-bench ./cmd/stomp-bench
+
+.PHONY: bench-scale
+bench-scale: bench-bin ## hold N (default 19000) idle sessions on a gateway in front of the local RabbitMQ and report its RSS per session (SCALE_DEST, SCALE_ACK, SCALE_HOLD, SCALE_ARGS)
+	@$(MAKE) --no-print-directory bench-scale-run
+
+# bench-two-nodes is bench-scale on two gateway nodes at once, sharing the
+# local RabbitMQ, each with N (default 9000) sessions on topics of its own.
+.PHONY: bench-two-nodes
+bench-two-nodes: bench-bin ## bench-scale on two gateway nodes at once, N sessions each on topics of their own
+	@n=$(if $(filter command line,$(origin N)),$(N),9000); \
+	$(MAKE) --no-print-directory bench-scale-run N=$$n SCALE_PORT=15690 SCALE_DEST='/topic/bench.node-a.{n}' SCALE_LOG=bin/bench-node-a.log > bin/bench-node-a.out 2>&1 & a=$$!; \
+	$(MAKE) --no-print-directory bench-scale-run N=$$n SCALE_PORT=15700 SCALE_DEST='/topic/bench.node-b.{n}' SCALE_LOG=bin/bench-node-b.log > bin/bench-node-b.out 2>&1 & b=$$!; \
+	wait $$a; ra=$$?; wait $$b; rb=$$?; \
+	for n in a b; do echo "== node $$n"; grep -v '^\[' bin/bench-node-$$n.out; done; \
+	[ $$ra = 0 ] && [ $$rb = 0 ]
+
+.PHONY: bench-scale-run
+bench-scale-run:
 	@STOMP_GATEWAY_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ STOMP_GATEWAY_AUTH=none \
-	STOMP_GATEWAY_LISTEN=127.0.0.1:15680 STOMP_GATEWAY_ADMIN_LISTEN=127.0.0.1:15681 STOMP_GATEWAY_DRAIN_DELAY=0s \
+	STOMP_GATEWAY_LISTEN=127.0.0.1:$(SCALE_PORT) STOMP_GATEWAY_ADMIN_LISTEN=127.0.0.1:$(ADMIN_PORT) STOMP_GATEWAY_DRAIN_DELAY=0s \
 		prlimit --nofile=20000:20000 ./$(BIN) >$(SCALE_LOG) 2>&1 & gw=$$!; \
 	trap 'kill $$gw 2>/dev/null; wait $$gw 2>/dev/null' EXIT; \
 	for i in $$(seq 1 300); do \
@@ -120,7 +140,7 @@ bench-scale: ## hold N (default 19000) idle sessions on a gateway in front of th
 		sleep 0.1; \
 	done; \
 	echo "gateway pid $$gw ($$(grep 'Max open files' /proc/$$gw/limits | tr -s ' ')), log in $(SCALE_LOG)"; \
-	./bin/stomp-bench idle -url ws://127.0.0.1:15680/ws -n $(N) -dest '$(SCALE_DEST)' -ack $(SCALE_ACK) \
+	./bin/stomp-bench idle -url ws://127.0.0.1:$(SCALE_PORT)/ws -n $(N) -dest '$(SCALE_DEST)' -ack $(SCALE_ACK) \
 		-pid $$gw -hold $(SCALE_HOLD) $(SCALE_ARGS); rc=$$?; \
 	kill -TERM $$gw; wait $$gw; trap - EXIT; exit $$rc
 
