@@ -18,6 +18,7 @@ type Config struct {
 	SlashStyle            bool          `envconfig:"SLASH_DESTINATIONS" default:"false" desc:"translate slash-separated topic keys (/topic/chat/room/5) to RabbitMQ's dots (chat.room.5) and back"`
 	ReconnectMin          time.Duration `envconfig:"AMQP_RECONNECT_MIN" default:"100ms" desc:"first delay before reconnecting to RabbitMQ; doubles up to AMQP_RECONNECT_MAX, with jitter"`
 	ReconnectMax          time.Duration `envconfig:"AMQP_RECONNECT_MAX" default:"5s" desc:"longest delay between reconnect attempts"`
+	RebalanceInterval     time.Duration `envconfig:"AMQP_REBALANCE_INTERVAL" default:"30s" desc:"a connection that failed over to another RabbitMQ node tries its own node again this often and moves back, so connections spread over the cluster again after a node returns; 0 never moves"`
 	Heartbeat             time.Duration `envconfig:"AMQP_HEARTBEAT" default:"10s" desc:"AMQP heartbeat interval"`
 	SessionConsumers      int           `envconfig:"AMQP_CONSUMERS_PER_SESSION" default:"64" desc:"most broker consumers one session may hold on RabbitMQ: subscriptions (a node-local fan-out it is in counts as one) and reply-to temp queues, each of which may hold one of the node's AMQP channels; beyond it the client gets ERROR resource limit"`
 }

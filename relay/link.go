@@ -35,6 +35,7 @@ type link struct {
 
 	mu    sync.Mutex
 	conn  *amqp.Connection // nil while down
+	at    int              // the URL conn is connected to
 	up    chan struct{}    // closed while the connection is up
 	users map[user]struct{}
 	chans []*shared // consuming channels (channels.go)
@@ -69,15 +70,29 @@ func newLink(r *Relay, vhost string, n int) *link {
 	return l
 }
 
-// run is the supervisor loop.
+// run is the supervisor loop. Link n's home is URL offset+n of the list,
+// so the links of a node (and of many nodes, whose offsets differ) spread
+// over a cluster's nodes. After a loss it tries the next URLs in turn;
+// connected elsewhere than home, it tries home again every
+// Config.RebalanceInterval and moves back, so a node that returns from a
+// crash gets its share of connections again.
 func (l *link) run(n int) {
 	defer close(l.done)
 	delay := l.r.cfg.ReconnectMin
-	next := n     // spread the links of a node over the cluster's URLs
+	home := (l.r.offset + n) % len(l.r.urls)
+	next := home
 	lost := false // a connection was up and went away
+	var moved *amqp.Connection // home's connection, when moving back
 	for {
-		conn, err := l.r.dial(l.vhost, next)
-		next++
+		var conn *amqp.Connection
+		var err error
+		at := next % len(l.r.urls)
+		if moved != nil {
+			conn, at, moved = moved, home, nil
+		} else {
+			conn, err = l.r.dial(l.vhost, at)
+			next++
+		}
 		if err != nil {
 			l.log.Warn().Err(err).Dur("retry_in", delay).Msg("AMQP connect failed")
 			select {
@@ -95,11 +110,22 @@ func (l *link) run(n int) {
 		}
 		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
 		blocked := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
-		l.attach(conn)
-		l.log.Info().Msg("AMQP connected")
+		l.attach(conn, at)
+		l.log.Info().Str("url", l.r.urls[at].Host).Msg("AMQP connected")
+		var rebalance <-chan time.Time
+		var tick *time.Ticker
+		if at != home && l.r.cfg.RebalanceInterval > 0 {
+			tick = time.NewTicker(l.r.cfg.RebalanceInterval)
+			rebalance = tick.C
+		}
 	watch:
 		for {
 			select {
+			case <-rebalance:
+				if moved = l.moveHome(home); moved != nil {
+					next = home + 1
+					break watch
+				}
 			case b := <-blocked:
 				l.log.Warn().Bool("blocked", b.Active).Str("reason", b.Reason).Msg("RabbitMQ flow control")
 				l.pub.setBlocked(b.Active)
@@ -108,13 +134,45 @@ func (l *link) run(n int) {
 				lost = true
 				break watch
 			case <-l.quit:
+				if tick != nil {
+					tick.Stop()
+				}
 				l.detach()
 				_ = conn.Close()
 				return
 			}
 		}
+		if tick != nil {
+			tick.Stop()
+		}
 		l.detach()
+		if moved != nil {
+			// Closed after the detach: what it carried moves to the new
+			// connection (unconfirmed publishes are sent again there).
+			_ = conn.Close()
+		}
 	}
+}
+
+// moveHome dials the home URL for a link connected elsewhere and returns
+// the connection, or nil when home is still down or moving would lose
+// state: a temp queue is exclusive to its connection and others were told
+// its name.
+func (l *link) moveHome(home int) *amqp.Connection {
+	l.mu.Lock()
+	for u := range l.users {
+		if _, ok := u.(*tempQueue); ok {
+			l.mu.Unlock()
+			return nil
+		}
+	}
+	l.mu.Unlock()
+	conn, err := l.r.dial(l.vhost, home)
+	if err != nil {
+		return nil
+	}
+	l.log.Info().Str("url", l.r.urls[home].Host).Msg("its home RabbitMQ node is back: moving there")
+	return conn
 }
 
 // jitter spreads reconnects of many nodes: a random delay in [d/2, d).
@@ -122,10 +180,10 @@ func jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-// attach makes conn current and rebuilds everything on it.
-func (l *link) attach(conn *amqp.Connection) {
+// attach makes conn (to URL at) current and rebuilds everything on it.
+func (l *link) attach(conn *amqp.Connection, at int) {
 	l.mu.Lock()
-	l.conn = conn
+	l.conn, l.at = conn, at
 	users := make([]user, 0, len(l.users))
 	for u := range l.users {
 		users = append(users, u)

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ type Relay struct {
 	closed    bool
 	ready     bool
 	quit      chan struct{} // closed by Close: stops the reaper
+	offset    int           // link n's home URL is offset+n, spreading nodes over a cluster
 }
 
 // pool is a virtual host's links and node-local fan-out queues.
@@ -63,6 +65,7 @@ func New(cfg Config, log zerolog.Logger) (*Relay, error) {
 		}
 		r.urls = append(r.urls, u)
 	}
+	r.offset = mrand.IntN(len(r.urls))
 	r.def = vhostOf(r.urls[0])
 	r.vhosts[r.def] = true
 	for _, v := range cfg.VHosts {
@@ -157,6 +160,25 @@ func (r *Relay) linkChanged() {
 	if was != ready {
 		r.log.Info().Bool("ready", ready).Msg("RabbitMQ reachability changed")
 	}
+}
+
+// ConnectedURLs returns, for each link of the default vhost, the host:port
+// of the RabbitMQ node it is connected to ("" while it is down).
+func (r *Relay) ConnectedURLs() []string {
+	r.mu.Lock()
+	p := r.pools[r.def]
+	r.mu.Unlock()
+	var out []string
+	for _, l := range p.allLinks() {
+		l.mu.Lock()
+		host := ""
+		if l.conn != nil && !l.conn.IsClosed() {
+			host = r.urls[l.at].Host
+		}
+		l.mu.Unlock()
+		out = append(out, host)
+	}
+	return out
 }
 
 // Node is the name this node gives its AMQP connections and node-local
