@@ -81,7 +81,7 @@ func (l *link) run(n int) {
 	delay := l.r.cfg.ReconnectMin
 	home := (l.r.offset + n) % len(l.r.urls)
 	next := home
-	lost := false // a connection was up and went away
+	lost := false              // a connection was up and went away
 	var moved *amqp.Connection // home's connection, when moving back
 	for {
 		var conn *amqp.Connection
