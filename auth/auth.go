@@ -74,7 +74,16 @@ var (
 	ErrDenied = errors.New("access refused")
 	// ErrUnavailable: the backend cannot decide now; fail closed.
 	ErrUnavailable = errors.New("authentication unavailable")
+	// ErrVHostDenied: the credentials are good but the virtual host is not
+	// the user's. It is an ErrDenied too; the client is told which, as
+	// RabbitMQ's STOMP plugin tells it.
+	ErrVHostDenied error = vhostDenied{}
 )
+
+type vhostDenied struct{}
+
+func (vhostDenied) Error() string        { return "virtual host access denied" }
+func (vhostDenied) Is(target error) bool { return target == ErrDenied }
 
 // AllowAll accepts every client, as the `none` backend. The user is the
 // login, or "anonymous" when none was given.
@@ -90,16 +99,20 @@ func (AllowAll) Authenticate(_ context.Context, c Credentials) (Identity, error)
 
 // Chain tries authenticators in order: the first that accepts wins. When
 // none accepts, the result is ErrUnavailable if one could not decide (fail
-// closed, and say so), else ErrDenied.
+// closed, and say so), else a denial: ErrVHostDenied when a backend
+// accepted the credentials but not the virtual host, ErrDenied otherwise.
 type Chain []Authenticator
 
 // Authenticate implements Authenticator.
 func (ch Chain) Authenticate(ctx context.Context, c Credentials) (Identity, error) {
-	var unavailable error
+	var unavailable, vhost error
 	for _, a := range ch {
 		id, err := a.Authenticate(ctx, c)
 		if err == nil {
 			return id, nil
+		}
+		if errors.Is(err, ErrVHostDenied) && vhost == nil {
+			vhost = err
 		}
 		if !errors.Is(err, ErrDenied) && unavailable == nil {
 			unavailable = err
@@ -110,6 +123,9 @@ func (ch Chain) Authenticate(ctx context.Context, c Credentials) (Identity, erro
 			unavailable = errors.Join(ErrUnavailable, unavailable)
 		}
 		return Identity{}, unavailable
+	}
+	if vhost != nil {
+		return Identity{}, vhost
 	}
 	return Identity{}, ErrDenied
 }

@@ -115,7 +115,7 @@ func (r *RabbitMQ) Authenticate(ctx context.Context, c Credentials) (Identity, e
 		return Identity{}, err
 	}
 	if !s.vhostAccess {
-		return Identity{}, fmt.Errorf("%w: rabbitmq: access to vhost '%s' refused for user '%s'", ErrDenied, vhost, id.User)
+		return Identity{}, fmt.Errorf("%w: rabbitmq: access to vhost '%s' refused for user '%s'", ErrVHostDenied, vhost, id.User)
 	}
 	return id, nil
 }
@@ -211,10 +211,11 @@ func (r *RabbitMQ) classify(ctx context.Context, err error, timedOut bool) error
 	var ae *amqp.Error
 	if errors.As(err, &ae) {
 		switch {
+		case ae == amqp.ErrVhost, ae.Code == amqp.NotAllowed && vhostRefused(ae.Reason):
+			// The login passed, the vhost did not.
+			return fmt.Errorf("%w: rabbitmq: %s", ErrVHostDenied, ae.Reason)
 		case ae.Code == amqp.AccessRefused:
-			// ErrCredentials, ErrVhost or the broker's ACCESS_REFUSED.
-			return fmt.Errorf("%w: rabbitmq: %s", ErrDenied, ae.Reason)
-		case ae.Code == amqp.NotAllowed && vhostRefused(ae.Reason):
+			// ErrCredentials or the broker's ACCESS_REFUSED.
 			return fmt.Errorf("%w: rabbitmq: %s", ErrDenied, ae.Reason)
 		}
 	}

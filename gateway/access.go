@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -61,7 +62,7 @@ func (s *session) sendRequest(dest string, hs []broker.Header) (auth.Request, er
 		req.Need(auth.WritePerm, auth.Exchange, t.Exchange)
 		req.NeedTopic(auth.WritePerm, t.Exchange, t.Key)
 	default:
-		return req, nil // /temp-queue: the broker refuses it as a destination
+		return req, errTempQueueDestination(dest, "SEND")
 	}
 	if rt, ok := broker.HeaderValue(hs, "reply-to"); ok {
 		s.replyTo(&req, rt)
@@ -200,9 +201,15 @@ func (s *session) authorize(req auth.Request) *closeReason {
 	if errors.As(err, &refused) {
 		s.log.Warn().Str("refused", refused.Error()).Msg("access refused")
 		mAuthFailures.WithLabelValues("forbidden").Inc()
-		return &closeReason{message: "access refused", body: refused.Error(), code: websocket.ClosePolicyViolation, client: true}
+		return &closeReason{message: "access_refused", body: refused.Error(), code: websocket.ClosePolicyViolation, client: true}
 	}
 	s.log.Error().Err(err).Msg("authorization unavailable")
 	mAuthFailures.WithLabelValues("unavailable").Inc()
 	return &closeReason{message: "authorization unavailable", body: "Permissions could not be checked; try again later.", code: websocket.CloseTryAgainLater}
+}
+
+// errTempQueueDestination refuses a /temp-queue as a SEND or SUBSCRIBE
+// destination (it is for reply-to only) in RabbitMQ's plugin's words.
+func errTempQueueDestination(dest, cmd string) error {
+	return fmt.Errorf("%w: '%s' is not a valid destination for '%s'\n", broker.ErrInvalidDestination, dest, cmd)
 }

@@ -45,7 +45,7 @@ func TestClientAckIsCumulativeWithinItsSubscriptionOnly(t *testing.T) {
 	c.Expect(stomp.CmdReceipt)
 	// a's first message is settled now: acking it again is an error.
 	c.Send(stomp.CmdAck, "id:"+a[0].Get("ack"))
-	c.ExpectError("Unknown ack id")
+	c.ExpectError("Message not found")
 }
 
 func TestClientIndividualAckSettlesOneMessage(t *testing.T) {

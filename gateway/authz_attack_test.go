@@ -23,7 +23,7 @@ alice  readwrite  /topic/alice.*
 // refused expects ERROR access refused whose body names what was refused.
 func refused(t *testing.T, c *client, names string) {
 	t.Helper()
-	f, code := c.ExpectError("access refused")
+	f, code := c.ExpectError("access_refused")
 	if !strings.Contains(string(f.Body), names) || code != 1008 {
 		t.Fatalf("ERROR body %q (close %d), want it to name %q", f.Body, code, names)
 	}

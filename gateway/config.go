@@ -39,6 +39,9 @@ type Config struct {
 
 	DurableQueueNames       string `envconfig:"DURABLE_QUEUE_NAMES" default:"per-user" desc:"naming of durable subscription queues: per-user (from the user, the destination and the id, so users never share one) or rabbitmq (RabbitMQ's own names, shared by every user with the same id and destination, for moving existing durable subscriptions over; rules must then allow reading /queue/<name>)"`
 	AuthMaxConcurrentChecks int    `envconfig:"AUTH_MAX_CONCURRENT_CHECKS" default:"0" desc:"most credential checks (bcrypt, auth service or RabbitMQ logins) running at once on this node; a CONNECT beyond it waits for a free one until CONNECT_TIMEOUT, then gets ERROR authentication unavailable; 0 means 8 x GOMAXPROCS. Raise it for backends that mostly wait: a wrong password holds a rabbitmq check for about 3 s"`
+	DefaultLogin            string `envconfig:"DEFAULT_LOGIN" default:"" desc:"a CONNECT without login, passcode or token is authenticated as this user (with DEFAULT_PASSCODE), as RabbitMQ's stomp.default_user; empty turns it off"`
+	DefaultPasscode         string `envconfig:"DEFAULT_PASSCODE" default:"" desc:"passcode of DEFAULT_LOGIN"`
+	ImplicitConnect         bool   `envconfig:"IMPLICIT_CONNECT" default:"false" desc:"a session whose first frame is not CONNECT is connected as DEFAULT_LOGIN (STOMP 1.0, no CONNECTED frame) instead of refused, as RabbitMQ's stomp.implicit_connect"`
 }
 
 // DefaultConfig returns the configuration with every default applied, for

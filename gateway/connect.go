@@ -20,9 +20,14 @@ var serverName = "stomp-gateway/" + Version
 
 // onConnect negotiates the version and heart-beats, authenticates, opens
 // the broker side and answers CONNECTED.
-func (s *session) onConnect(f *stomp.Frame) *closeReason {
+func (s *session) onConnect(f *stomp.Frame) *closeReason { return s.connect(f, true) }
+
+// connect is CONNECT, answered with CONNECTED when reply is set (an
+// implicit connect is not).
+func (s *session) connect(f *stomp.Frame, reply bool) *closeReason {
 	if s.state.Load() != stateNew {
-		return protocolError("Illegal command", "Already connected.")
+		// RabbitMQ's plugin has no CONNECT for a logged-in session.
+		return errBadCommand(f.Command)
 	}
 	v, ok := negotiateVersion(f.Get(stomp.HdrAcceptVersion), s.maxVersion)
 	if !ok {
@@ -46,6 +51,10 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	if creds.Login == "" && creds.Passcode == "" && creds.Token == "" {
 		creds.Login, creds.Passcode, creds.Token = s.upgrade.Login, s.upgrade.Passcode, s.upgrade.Token
 	}
+	if creds.Login == "" && creds.Passcode == "" && creds.Token == "" && s.srv.cfg.DefaultLogin != "" {
+		// RabbitMQ's stomp.default_user: checked like any login.
+		creds.Login, creds.Passcode = s.srv.cfg.DefaultLogin, s.srv.cfg.DefaultPasscode
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.ConnectTimeout)
 	defer cancel()
 	id, r := s.authenticate(ctx, creds)
@@ -53,6 +62,12 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 		return r
 	}
 	conn, err := s.srv.broker.Connect(ctx, broker.ConnectInfo{SessionID: s.id, VHost: vhost, User: id.User}, s)
+	if errors.Is(err, broker.ErrAccessRefused) {
+		// A virtual host this gateway does not serve.
+		s.log.Warn().Err(err).Msg("CONNECT refused")
+		mConnects.WithLabelValues(s.t.name(), "denied").Inc()
+		return errVHostDenied(vhost)
+	}
 	if err != nil {
 		s.log.Error().Err(err).Msg("broker connect failed")
 		mConnects.WithLabelValues(s.t.name(), "refused").Inc()
@@ -79,6 +94,10 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	s.hbIn.Store(int64(in))
 	s.state.Store(stateConnected)
 
+	s.log.Info().Str("version", v.String()).Str("vhost", vhost).Bool("implicit", !reply).Msg("session connected")
+	if !reply {
+		return nil
+	}
 	c := &stomp.Frame{Command: stomp.CmdConnected}
 	c.Add(stomp.HdrVersion, v.String())
 	c.Add(stomp.HdrHeartBeat, fmt.Sprintf("%d,%d", out.Milliseconds(), in.Milliseconds()))
@@ -86,7 +105,6 @@ func (s *session) onConnect(f *stomp.Frame) *closeReason {
 	c.Add(stomp.HdrServer, serverName)
 	c.Add(stomp.HdrUserName, id.User)
 	s.sendFrame(c)
-	s.log.Info().Str("version", v.String()).Str("vhost", vhost).Msg("session connected")
 	return nil
 }
 
@@ -104,7 +122,7 @@ func (s *session) authenticate(ctx context.Context, creds auth.Credentials) (aut
 		return auth.Identity{}, reasonTooManyFailures()
 	}
 	if err != nil {
-		return auth.Identity{}, s.loginFailed(fmt.Errorf("%w: waiting for this address's other logins: %w", auth.ErrUnavailable, err), start)
+		return auth.Identity{}, s.loginFailed(fmt.Errorf("%w: waiting for this address's other logins: %w", auth.ErrUnavailable, err), creds, start)
 	}
 	defer slot.done(false) // gives the token back unless settled as denied
 	id, err := s.srv.check(ctx, creds)
@@ -113,7 +131,7 @@ func (s *session) authenticate(ctx context.Context, creds auth.Credentials) (aut
 	}
 	slot.done(errors.Is(err, auth.ErrDenied))
 	if err != nil {
-		return auth.Identity{}, s.loginFailed(err, start)
+		return auth.Identity{}, s.loginFailed(err, creds, start)
 	}
 	return id, nil
 }
@@ -131,13 +149,16 @@ func (srv *Server) check(ctx context.Context, creds auth.Credentials) (auth.Iden
 	return srv.auth.Authenticate(ctx, creds)
 }
 
-// loginFailed answers a failed CONNECT with one uniform ERROR whatever the
-// reason, no sooner than AuthFailureDelay after it started (so guessing is
-// slow) and no later than the backend's own answer: a backend that is slow
-// to refuse (RabbitMQ takes 3 s) already is the delay. The reason goes to
-// the log (never the credentials). A backend that could not decide is
-// said to be unavailable instead: the client did nothing wrong.
-func (s *session) loginFailed(err error, start time.Time) *closeReason {
+// loginFailed answers a failed CONNECT as RabbitMQ's plugin does: one
+// uniform ERROR for refused credentials whatever the reason (Access
+// refused for user '<login>'), a distinct one for good credentials and a
+// virtual host that is not the user's, no sooner than AuthFailureDelay
+// after it started (so guessing is slow) and no later than the backend's
+// own answer: a backend that is slow to refuse (RabbitMQ takes 3 s)
+// already is the delay. The reason goes to the log (never the
+// credentials). A backend that could not decide is said to be unavailable
+// instead: the client did nothing wrong.
+func (s *session) loginFailed(err error, creds auth.Credentials, start time.Time) *closeReason {
 	if !errors.Is(err, auth.ErrDenied) {
 		s.log.Error().Err(err).Msg("authentication unavailable")
 		mConnects.WithLabelValues(s.t.name(), "unavailable").Inc()
@@ -155,7 +176,14 @@ func (s *session) loginFailed(err error, start time.Time) *closeReason {
 		case <-s.done:
 		}
 	}
-	return &closeReason{message: "access refused", body: "Authentication failed.", code: websocket.ClosePolicyViolation, client: true}
+	if errors.Is(err, auth.ErrVHostDenied) {
+		vhost := creds.VHost
+		if vhost == "" {
+			vhost = "/"
+		}
+		return errVHostDenied(vhost)
+	}
+	return errAccessRefusedUser(creds.Login)
 }
 
 // negotiateVersion picks the highest version both the accept-version

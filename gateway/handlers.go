@@ -2,7 +2,7 @@ package gateway
 
 import (
 	"errors"
-	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -18,7 +18,14 @@ func (s *session) handle(f *stomp.Frame) *closeReason {
 		return s.onConnect(f)
 	}
 	if s.state.Load() != stateConnected {
-		return fail(protocolError("Illegal command", "You must log in using CONNECT first."), f)
+		if s.state.Load() != stateNew || !s.srv.cfg.ImplicitConnect {
+			return fail(errNotLoggedIn(), f)
+		}
+		// RabbitMQ's implicit_connect: log in with the default login,
+		// silently, then run the frame.
+		if r := s.connect(&stomp.Frame{Command: stomp.CmdConnect}, false); r != nil {
+			return fail(r, f)
+		}
 	}
 	var r *closeReason
 	switch f.Command {
@@ -29,9 +36,7 @@ func (s *session) handle(f *stomp.Frame) *closeReason {
 		// SEND answers its receipt itself, once the broker confirms.
 		return fail(s.onSend(f, nil), f)
 	case stomp.CmdAck, stomp.CmdNack:
-		if f.Command == stomp.CmdNack && s.protocol() == stomp.V10 {
-			return fail(badCommand(f.Command), f)
-		}
+		// NACK is 1.1's, but RabbitMQ's plugin takes it on 1.0 too.
 		if tx, ok := f.Lookup(stomp.HdrTransaction); ok {
 			r = s.buffer(tx, f)
 		} else {
@@ -51,7 +56,7 @@ func (s *session) handle(f *stomp.Frame) *closeReason {
 	case stomp.CmdDisconnect:
 		return s.onDisconnect(f)
 	default:
-		r = badCommand(f.Command)
+		r = errBadCommand(f.Command)
 	}
 	if r != nil {
 		return fail(r, f)
@@ -75,14 +80,6 @@ func fail(r *closeReason, f *stomp.Frame) *closeReason {
 	return r
 }
 
-func badCommand(cmd string) *closeReason {
-	return protocolError("Bad command", fmt.Sprintf("Could not interpret command %q.", cmd))
-}
-
-func missing(cmd, header string) *closeReason {
-	return protocolError("Missing header", fmt.Sprintf("%q must include a %q header.", cmd, header))
-}
-
 // sendHeaders are STOMP protocol headers of a SEND that do not travel with
 // the message.
 var sendHeaders = map[string]bool{
@@ -94,10 +91,10 @@ var sendHeaders = map[string]bool{
 func (s *session) message(f *stomp.Frame) (*broker.Message, *closeReason) {
 	dest := f.Get(stomp.HdrDestination)
 	if dest == "" {
-		return nil, missing(f.Command, stomp.HdrDestination)
+		return nil, errMissingDestination(f.Command)
 	}
 	if _, ok := f.Lookup(stomp.HdrMessageID); ok {
-		return nil, protocolError("Invalid header", "'message-id' is not allowed on 'SEND'; use 'amqp-message-id'.")
+		return nil, errNotAllowedOnSend(stomp.HdrMessageID)
 	}
 	// Every message carries who sent it, in a header the client cannot
 	// set: a client's own copy is dropped, in any spelling a consumer
@@ -226,29 +223,40 @@ func (s *session) onDisconnect(f *stomp.Frame) *closeReason {
 	return &reasonDisconnect
 }
 
-// brokerReason maps a broker error to what the client is told. The error
-// text comes from the broker port, which keeps it safe to show.
+// brokerReason maps a broker error to what the client is told, as
+// RabbitMQ's plugin tells it: the AMQP error's name as the message and its
+// text as the body. The text comes from the broker port, which keeps it
+// safe to show.
 func brokerReason(err error) *closeReason {
-	msg := err.Error()
+	// The body is the detail after the port's sentinel, as RabbitMQ words it.
+	detail := func(sentinel error) string {
+		msg := err.Error()
+		if i := strings.Index(msg, sentinel.Error()+": "); i >= 0 {
+			return msg[i+len(sentinel.Error())+2:]
+		}
+		return msg
+	}
 	switch {
+	case errors.Is(err, broker.ErrUnknownDestination):
+		return protocolError("Unknown destination", detail(broker.ErrUnknownDestination))
 	case errors.Is(err, broker.ErrInvalidDestination):
-		return protocolError("Invalid destination", msg)
+		return protocolError("Invalid destination", detail(broker.ErrInvalidDestination))
 	case errors.Is(err, broker.ErrInvalidHeader):
-		return protocolError("Invalid header", msg)
+		return protocolError("Invalid header", detail(broker.ErrInvalidHeader))
 	case errors.Is(err, broker.ErrDuplicateSubscription):
-		return protocolError("Duplicated subscription identifier", msg)
+		return protocolError("Duplicated subscription identifier", detail(broker.ErrDuplicateSubscription))
 	case errors.Is(err, broker.ErrUnknownSubscription), errors.Is(err, broker.ErrUnknownDelivery):
-		return protocolError("Subscription not found", msg)
+		return protocolError("Subscription not found", detail(broker.ErrUnknownSubscription))
 	case errors.Is(err, broker.ErrNotFound):
-		return brokerError("not_found", msg)
+		return brokerError("not_found", detail(broker.ErrNotFound))
 	case errors.Is(err, broker.ErrAccessRefused):
-		return brokerError("access_refused", msg)
+		return brokerError("access_refused", detail(broker.ErrAccessRefused))
 	case errors.Is(err, broker.ErrPreconditionFailed):
-		return brokerError("precondition_failed", msg)
+		return brokerError("precondition_failed", detail(broker.ErrPreconditionFailed))
 	case errors.Is(err, broker.ErrResourceLocked):
-		return brokerError("resource_locked", msg)
+		return brokerError("resource_locked", detail(broker.ErrResourceLocked))
 	case errors.Is(err, broker.ErrLimit):
-		r := brokerError("resource limit", msg)
+		r := brokerError("resource limit", detail(broker.ErrLimit))
 		if !errors.Is(err, broker.ErrUnavailable) {
 			return r
 		}
@@ -256,7 +264,7 @@ func brokerReason(err error) *closeReason {
 		r.code, r.client = websocket.CloseTryAgainLater, false
 		return r
 	case errors.Is(err, broker.ErrNacked):
-		return brokerError("message rejected", msg)
+		return brokerError("message rejected", detail(broker.ErrNacked))
 	case errors.Is(err, broker.ErrUnavailable), errors.Is(err, broker.ErrClosed):
 		r := reasonBrokerLost
 		return &r

@@ -137,7 +137,7 @@ func TestParallelWrongConnectsFromOneAddressGetNoMoreChecksThanTheLimit(t *testi
 	if checks > limit || checks == 0 {
 		t.Errorf("the backend checked %d of the guesses, want at most AUTH_FAILURES_PER_MINUTE = %d", checks, limit)
 	}
-	if got["access refused"] != checks || got["too many failed logins"] != 100-checks {
+	if got["Bad CONNECT"] != checks || got["too many failed logins"] != 100-checks {
 		t.Errorf("answers %v", got)
 	}
 	bystander := dialFrom(t, ts, "203.0.113.8")
@@ -160,7 +160,7 @@ func TestValidLoginsInABurstFromOneAddressAllSucceed(t *testing.T) {
 		}
 	}
 	got := tally(burst(t, ts, logins...))
-	if got[stomp.CmdConnected] != 50 || got["access refused"] != 3 || len(got) != 2 {
+	if got[stomp.CmdConnected] != 50 || got["Bad CONNECT"] != 3 || len(got) != 2 {
 		t.Fatalf("50 valid and 3 wrong logins from one address: %v", got)
 	}
 }
@@ -186,7 +186,7 @@ func TestCredentialChecksNeverExceedTheNodeWideCap(t *testing.T) {
 	if maxRunning > limit {
 		t.Errorf("%d checks ran at once, more than AUTH_MAX_CONCURRENT_CHECKS = %d", maxRunning, limit)
 	}
-	if checks != 40 || got[stomp.CmdConnected] != 20 || got["access refused"] != 20 {
+	if checks != 40 || got[stomp.CmdConnected] != 20 || got["Bad CONNECT"] != 20 {
 		t.Errorf("%d checks, answers %v; want all 40 checked", checks, got)
 	}
 }
@@ -224,7 +224,7 @@ func TestWrongPasswordIsAnsweredAfterTheSlowerOfBackendAndDelayNotTheirSum(t *te
 	c := dialFrom(t, ts, "203.0.113.20")
 	start := time.Now()
 	c.Send(stomp.CmdConnect, "accept-version:1.2", "login:alice", "passcode:wrong")
-	c.ExpectError("access refused")
+	c.ExpectError("Bad CONNECT")
 	took := time.Since(start)
 	t.Logf("backend %v, AUTH_FAILURE_DELAY %v: answered after %v", d, d, took)
 	if took < d || took > d*16/10 {

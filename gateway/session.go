@@ -73,6 +73,7 @@ type session struct {
 	wmu      sync.Mutex // guards the outbound queue and closing
 	outq     []outItem
 	outBytes int
+	room     chan struct{} // a token when the flusher took the queue
 	flushing bool
 	closing  *closeReason
 	writeErr error         // the write that failed, for the end-of-session log
@@ -95,6 +96,7 @@ func newSession(srv *Server, t transport, maxVersion stomp.Version) *session {
 		parser:     stomp.NewParser(srv.preAuthLimits()),
 		inflight:   newInflight(srv.cfg.MaxInflight, srv.cfg.MaxInflightBytes),
 		done:       make(chan struct{}),
+		room:       make(chan struct{}, 1),
 		closed:     make(chan struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

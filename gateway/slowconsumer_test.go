@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway"
 	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
@@ -63,16 +65,30 @@ func TestSlowAutoAckQueueConsumerLosesNothing(t *testing.T) {
 	fill.Expect(stomp.CmdReceipt)
 
 	slow := connected(t, ts)
-	slow.Send(stomp.CmdSubscribe, "id:s", "destination:/queue/slow-auto") // ack:auto, and it does not read
+	slow.Send(stomp.CmdSubscribe, "id:s", "destination:/queue/slow-auto") // ack:auto
+	// It does not read for longer than the gateway waits for room or for a
+	// write (WRITE_TIMEOUT), so the gateway gives up on it (with ERROR slow
+	// consumer when that can still be written); then it reads what
+	// reached its socket.
+	time.Sleep(gatewaytest.TestConfig().WriteTimeout + time.Second)
 	var got1 []string
-	for f := slow.Read(); ; f = slow.Read() {
+	var end error
+	for {
+		f, err := slow.ReadErr(5 * time.Second)
+		if err != nil {
+			end = err
+			break
+		}
 		if f.Command == stomp.CmdError {
 			gatewaytest.Header(t, f, "message", "slow consumer")
-			break
+			continue
 		}
 		got1 = append(got1, string(f.Body))
 	}
-	got1 = append(got1, drain(slow)...)
+	var ne interface{ Timeout() bool }
+	if errors.As(end, &ne) && ne.Timeout() {
+		t.Fatal("the client that did not read is still connected")
+	}
 	next := connected(t, ts)
 	// A small prefetch keeps what is in flight within its outbound limit.
 	next.Send(stomp.CmdSubscribe, "id:s", "destination:/queue/slow-auto", "prefetch-count:4")
@@ -91,6 +107,42 @@ func TestSlowAutoAckQueueConsumerLosesNothing(t *testing.T) {
 	checkAllOnce(t, n, got1, got2)
 }
 
+// A subscriber that keeps reading is never closed for a burst of messages
+// of the allowed size, even each larger than the outbound budget: a
+// frame always fits into a queue below the budget, and deliveries the
+// broker holds wait for room instead of closing the session.
+func TestReadingSubscriberIsNeverClosedForLargeMessages(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, func(c *gateway.Config) {
+		c.MaxOutboundBytes = 1 << 20
+		c.MaxFrameBytes = 2 << 20
+	})
+	big := strings.Repeat("x", 3<<19) // 1.5 MiB, over the outbound budget
+	queue := connected(t, ts)
+	queue.Subscribe("q", "/queue/large", "ack:client-individual")
+	topic := connected(t, ts)
+	topic.Subscribe("t", "/topic/large")
+	pub := connected(t, ts)
+	for range 4 {
+		pub.Publish("/queue/large", big)
+	}
+	for range 2 {
+		pub.Publish("/topic/large", big)
+	}
+	for range 4 {
+		m := queue.Expect(stomp.CmdMessage)
+		if len(m.Body) != len(big) {
+			t.Fatalf("%d bytes", len(m.Body))
+		}
+		queue.Send(stomp.CmdAck, "id:"+m.Get("ack"))
+	}
+	for range 2 {
+		if m := topic.Expect(stomp.CmdMessage); len(m.Body) != len(big) {
+			t.Fatalf("%d bytes", len(m.Body))
+		}
+	}
+}
+
 func TestClientCannotAckAnAutoAckDelivery(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t)
@@ -99,7 +151,7 @@ func TestClientCannotAckAnAutoAckDelivery(t *testing.T) {
 	fill(t, ts, "/queue/auto-ack-by-client", 1)
 	m := c.Expect(stomp.CmdMessage)
 	c.Send(stomp.CmdAck, "id:"+m.Get("message-id"))
-	c.ExpectError("Unknown ack id")
+	c.ExpectError("Message not found")
 }
 
 // prefetch-count:0 is unlimited on RabbitMQ: unacked bookkeeping would

@@ -40,19 +40,22 @@ var subscribeHeaders = map[string]bool{
 }
 
 func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
+	if r := checkDurableID(f); r != nil {
+		return r
+	}
 	dest := f.Get(stomp.HdrDestination)
 	if dest == "" {
-		return missing(f.Command, stomp.HdrDestination)
+		return errMissingDestination(f.Command)
 	}
 	id, ok := f.Lookup(stomp.HdrID)
 	if !ok {
-		if s.protocol() != stomp.V10 {
-			return missing(f.Command, stomp.HdrID)
-		}
-		id = dest // 1.0 allows SUBSCRIBE without id; UNSUBSCRIBE then names the destination
+		// Required from 1.1 on, but RabbitMQ's plugin takes a SUBSCRIBE
+		// without one in every version; UNSUBSCRIBE then names the
+		// destination.
+		id = dest
 	}
 	if strings.HasPrefix(id, tempQueuePrefix) {
-		return protocolError("Invalid id", fmt.Sprintf("Subscription id %q may not start with %q.", id, tempQueuePrefix))
+		return errInvalidID(f.Command)
 	}
 	mode, ok := ackMode(f.Get(stomp.HdrAck))
 	if !ok {
@@ -78,6 +81,9 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 		}
 	}
 	t, err := s.srv.routing.ResolveSubscription(dest)
+	if err == nil && t.Kind == broker.KindTempQueue {
+		err = errTempQueueDestination(dest, f.Command)
+	}
 	if err != nil {
 		return s.brokerFailure("subscribe", err)
 	}
@@ -100,7 +106,7 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 	s.mu.Lock()
 	if _, dup := s.subs[id]; dup {
 		s.mu.Unlock()
-		return protocolError("Duplicated subscription identifier", fmt.Sprintf("A subscription identified by %q already exists.", id))
+		return errDuplicateSubscription(id)
 	}
 	if len(s.subs) >= s.srv.cfg.MaxSubscriptions {
 		s.mu.Unlock()
@@ -135,20 +141,36 @@ func ackMode(h string) (broker.AckMode, bool) {
 	return 0, false
 }
 
+// checkDurableID refuses a durable SUBSCRIBE or UNSUBSCRIBE without an
+// id, as RabbitMQ's plugin does: its queue is named after the id.
+func checkDurableID(f *stomp.Frame) *closeReason {
+	if _, ok := f.Lookup(stomp.HdrID); !ok && (f.Get("durable") == "true" || f.Get("persistent") == "true") {
+		return errDurableWithoutID()
+	}
+	return nil
+}
+
 func (s *session) onUnsubscribe(f *stomp.Frame) *closeReason {
+	if r := checkDurableID(f); r != nil {
+		return r
+	}
 	id, ok := f.Lookup(stomp.HdrID)
-	if !ok && s.protocol() == stomp.V10 {
+	byDestination := !ok
+	if !ok {
 		id, ok = f.Lookup(stomp.HdrDestination)
 	}
 	if !ok {
-		return missing(f.Command, stomp.HdrID)
+		return errMissingDestinationOrID()
+	}
+	if !byDestination && strings.HasPrefix(id, tempQueuePrefix) {
+		return errInvalidID(f.Command)
 	}
 	durable := f.Get("durable") == "true" || f.Get("persistent") == "true"
 	s.mu.Lock()
 	sub := s.subs[id]
 	s.mu.Unlock()
 	if sub == nil {
-		return protocolError("No subscription found", fmt.Sprintf("There is no subscription with id %q.", id))
+		return errNoSubscription(id, byDestination)
 	}
 	if durable && sub.queue != "" {
 		// Deleting the queue is RabbitMQ's configure permission. The queue
@@ -172,18 +194,21 @@ func (s *session) onUnsubscribe(f *stomp.Frame) *closeReason {
 // 1.0/1.1 message-id. A client-mode ACK is cumulative within its own
 // subscription only.
 func (s *session) onAck(f *stomp.Frame) *closeReason {
-	subID, seq, key, r := s.ackTarget(f)
+	subID, seq, _, r := s.ackTarget(f)
 	if r != nil {
 		return r
 	}
 	tag, multiple, ok := s.settle(subID, seq)
 	if !ok {
-		return unknownAck(key)
+		return errMessageNotFound(seq)
 	}
 	var err error
 	if f.Command == stomp.CmdNack {
 		mNacks.Inc()
-		err = s.conn.Nack(subID, tag, multiple, f.Get("requeue") != "false")
+		// requeue:false drops (or dead-letters); absent or anything else
+		// requeues, as RabbitMQ's default_nack_requeue. In any case:
+		// Python clients send False.
+		err = s.conn.Nack(subID, tag, multiple, !strings.EqualFold(f.Get("requeue"), "false"))
 	} else {
 		mAcks.Inc()
 		err = s.conn.Ack(subID, tag, multiple)
@@ -195,8 +220,10 @@ func (s *session) onAck(f *stomp.Frame) *closeReason {
 }
 
 // ackTarget reads which delivery an ACK or NACK settles: by the 1.2 id
-// header or the 1.0/1.1 message-id. An id that names no delivery of this
-// session is an ERROR.
+// header or the 1.0/1.1 message-id, which names its subscription (a 1.1
+// subscription header is not needed and, as in RabbitMQ's plugin, not
+// compared: stomp.py sends its own ids there). An id of another session
+// names no delivery of this one.
 func (s *session) ackTarget(f *stomp.Frame) (subID string, seq uint64, key string, r *closeReason) {
 	idHeader := stomp.HdrID
 	if s.protocol() != stomp.V12 {
@@ -204,20 +231,16 @@ func (s *session) ackTarget(f *stomp.Frame) (subID string, seq uint64, key strin
 	}
 	key, ok := f.Lookup(idHeader)
 	if !ok {
-		return "", 0, "", missing(f.Command, idHeader)
+		return "", 0, "", errMissingAckHeader(f.Command, idHeader)
 	}
-	subID, seq, ok = s.parseAckID(key)
-	if want, has := f.Lookup(stomp.HdrSubscription); ok && has && s.protocol() == stomp.V11 && want != subID {
-		ok = false
-	}
+	subID, session, seq, ok := parseAckID(key)
 	if !ok {
-		return "", 0, "", unknownAck(key)
+		return "", 0, "", errInvalidAckHeader(f.Command, idHeader)
+	}
+	if session != s.id {
+		return "", 0, "", errMessageNotFound(seq)
 	}
 	return subID, seq, key, nil
-}
-
-func unknownAck(key string) *closeReason {
-	return protocolError("Unknown ack id", fmt.Sprintf("Message %q is not awaiting acknowledgement in this session.", key))
 }
 
 // awaitsAck reports whether delivery seq of subscription subID awaits
@@ -263,19 +286,22 @@ func (s *session) ackID(sub string, seq uint64) string {
 	return "T_" + sub + "@@" + s.id + "@@" + strconv.FormatUint(seq, 10)
 }
 
-func (s *session) parseAckID(key string) (sub string, seq uint64, ok bool) {
-	rest, found := strings.CutPrefix(key, "T_")
-	i := strings.LastIndex(rest, "@@")
-	if !found || i < 0 {
-		return "", 0, false
+// parseAckID splits an ack id as RabbitMQ's plugin does:
+// <tag>@@<session>@@<n>, with the tag T_<subscription>.
+func parseAckID(key string) (sub, session string, seq uint64, ok bool) {
+	parts := strings.Split(key, "@@")
+	if len(parts) < 3 {
+		return "", "", 0, false
 	}
-	seq, err := strconv.ParseUint(rest[i+2:], 10, 64)
-	rest = rest[:i]
-	j := strings.LastIndex(rest, "@@")
-	if err != nil || j < 0 || rest[j+2:] != s.id {
-		return "", 0, false
+	// A subscription id may hold "@@": the session and number are last.
+	n := len(parts)
+	seq, err := strconv.ParseUint(parts[n-1], 10, 64)
+	tag := strings.Join(parts[:n-2], "@@")
+	sub, found := strings.CutPrefix(tag, "T_")
+	if err != nil || !found {
+		return "", "", 0, false
 	}
-	return rest[:j], seq, true
+	return sub, parts[n-2], seq, true
 }
 
 // messageHeaders are names a delivery's own headers may not override.
@@ -309,7 +335,7 @@ func (s *session) Deliver(d *broker.Delivery) {
 		sub.unacked = append(sub.unacked, pendingAck{seq: seq, tag: d.Tag})
 	}
 	s.mu.Unlock()
-	it := outItem{message: true, cmd: stomp.CmdMessage, queued: time.Now().UnixNano()}
+	it := outItem{message: true, cmd: stomp.CmdMessage, queued: time.Now().UnixNano(), held: clientAck || d.Settle}
 	if d.Settle && !clientAck {
 		// Settled with the broker once written, never before.
 		it.settleSub, it.settleTag = d.Subscription, d.Tag
@@ -361,9 +387,7 @@ func encodeTail(d *broker.Delivery, v stomp.Version) *messageTail {
 func (s *session) Lost(id string, err error) {
 	defer s.recoverPanic("lost")
 	s.log.Warn().Err(err).Str("subscription", id).Msg("subscription lost")
-	r := brokerError("Server cancelled subscription", fmt.Sprintf("The server has cancelled subscription %q; no more messages will be delivered for it.", id))
-	r.headers = []stomp.Header{{Key: stomp.HdrSubscription, Value: id}}
-	s.closeWith(*r)
+	s.closeWith(*errServerCancelled(id))
 }
 
 // brokerFailure logs a broker error the client caused or suffered and maps

@@ -34,25 +34,27 @@ func frameCost(f *stomp.Frame) int {
 func (s *session) txID(f *stomp.Frame) (string, *closeReason) {
 	id, ok := f.Lookup(stomp.HdrTransaction)
 	if !ok || id == "" {
-		return "", protocolError("Missing transaction", fmt.Sprintf("%q must include a 'transaction' header.", f.Command))
+		return "", errMissingTransaction(f.Command)
 	}
 	return id, nil
 }
 
-func unknownTx(id string) *closeReason {
-	return protocolError("Bad transaction", fmt.Sprintf("Invalid transaction identifier: %q.", id))
-}
+func unknownTx(id string) *closeReason { return errBadTransaction(id) }
 
 func (s *session) onBegin(f *stomp.Frame) *closeReason {
 	id, r := s.txID(f)
 	if r != nil {
 		return r
 	}
-	if _, open := s.txs[id]; open {
-		return protocolError("Bad transaction", fmt.Sprintf("Transaction %q is already open.", id))
+	if old, open := s.txs[id]; open {
+		// BEGIN of an open transaction starts it afresh, as in RabbitMQ's
+		// plugin.
+		s.txBytes -= old.bytes
+		s.txs[id] = &transaction{}
+		return nil
 	}
 	if len(s.txs) >= s.srv.cfg.MaxTransactions {
-		return protocolError("Too many transactions", fmt.Sprintf("A session may hold at most %d open transactions.", s.srv.cfg.MaxTransactions))
+		return errTransactionLimit(s.srv.cfg.MaxTransactions)
 	}
 	if s.txs == nil {
 		s.txs = make(map[string]*transaction, 1)
@@ -74,7 +76,7 @@ func (s *session) buffer(id string, f *stomp.Frame) *closeReason {
 		}
 	}
 	if len(tx.frames) >= s.srv.cfg.MaxTransactionFrames {
-		return protocolError("Transaction too large", fmt.Sprintf("A transaction may hold at most %d frames.", s.srv.cfg.MaxTransactionFrames))
+		return errTransactionActions(s.srv.cfg.MaxTransactionFrames)
 	}
 	n := frameCost(f)
 	if s.txBytes+n > s.srv.cfg.MaxTransactionBytes {
@@ -129,13 +131,13 @@ func (s *session) checkTx(tx *transaction) *closeReason {
 			}
 			continue
 		}
-		subID, seq, key, r := s.ackTarget(f)
+		subID, seq, _, r := s.ackTarget(f)
 		if r != nil {
 			return r
 		}
 		cumulative, ok := s.awaitsAck(subID, seq, marks[subID], done[subID])
 		if !ok {
-			return unknownAck(key)
+			return errMessageNotFound(seq)
 		}
 		if cumulative {
 			marks[subID] = seq

@@ -44,6 +44,10 @@ type outItem struct {
 	// written (broker.Delivery.Settle).
 	settleSub string
 	settleTag uint64
+	// held: a delivery the broker holds until it is settled (client ack or
+	// settle once written): its prefetch bounds it, so a full queue waits
+	// for room rather than closing the session.
+	held bool
 }
 
 func (it outItem) size() int { return len(it.b) + len(it.tail) }
@@ -58,15 +62,43 @@ func (s *session) enqueue(it outItem) {
 		s.wmu.Unlock()
 		return
 	}
-	if it.kind == outFrame && s.outBytes+it.size() > s.srv.cfg.MaxOutboundBytes {
+	// Full means MaxOutboundBytes already queued: a frame of any size goes
+	// into a queue below that, so one large message never is a slow
+	// consumer by itself.
+	for it.kind == outFrame && s.outBytes >= s.srv.cfg.MaxOutboundBytes {
 		s.wmu.Unlock()
-		s.closeWith(reasonSlowConsumer)
-		return
+		if !it.held || !s.awaitRoom() {
+			s.closeWith(reasonSlowConsumer)
+			return
+		}
+		s.wmu.Lock()
+		if s.closing != nil {
+			s.wmu.Unlock()
+			return
+		}
 	}
 	s.outq = append(s.outq, it)
 	s.outBytes += it.size()
 	outboundBytes.Add(int64(it.size()))
 	s.kickLocked()
+}
+
+// awaitRoom waits, up to WriteTimeout, for the flusher to take the queue:
+// a client that keeps reading makes room, one that does not is a slow
+// consumer. Only deliveries the broker holds wait (their prefetch bounds
+// how many), on the broker's goroutine for their consumer, which is
+// backpressure on that consumer alone.
+func (s *session) awaitRoom() bool {
+	t := time.NewTimer(s.srv.cfg.WriteTimeout)
+	defer t.Stop()
+	select {
+	case <-s.room:
+		return true
+	case <-s.done:
+		return false
+	case <-t.C:
+		return false
+	}
 }
 
 // sendFrame encodes f for the session's version and queues it.
@@ -113,6 +145,10 @@ func (s *session) flush() {
 		outboundBytes.Add(-int64(s.outBytes))
 		s.outBytes = 0
 		s.wmu.Unlock()
+		select {
+		case s.room <- struct{}{}:
+		default:
+		}
 
 		for i, it := range batch {
 			if it.message && s.expired() {
@@ -218,6 +254,9 @@ func errorFrame(r closeReason) *stomp.Frame {
 		f.Add(stomp.HdrReceiptID, r.receipt)
 	}
 	f.Headers = append(f.Headers, r.headers...)
+	if _, ok := f.Lookup(stomp.HdrVersion); !ok {
+		f.Add(stomp.HdrVersion, supportedVersionsHeader) // as RabbitMQ's plugin on every ERROR
+	}
 	if r.body != "" {
 		f.Add(stomp.HdrContentType, "text/plain")
 		f.Body = []byte(r.body)

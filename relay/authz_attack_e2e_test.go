@@ -52,7 +52,7 @@ func TestXQueueNameAttackOnBobsInboxIsRefusedOnRabbitMQ(t *testing.T) {
 
 	alice := loginAs(t, srv, "alice")
 	alice.Send(stomp.CmdSubscribe, "id:x", "destination:/topic/"+topic+".x", "durable:true", "auto-delete:false", "x-queue-name:"+inbox)
-	f, _ := alice.ExpectError("access refused")
+	f, _ := alice.ExpectError("access_refused")
 	if !contains(string(f.Body), "/queue/"+inbox) {
 		t.Fatalf("ERROR %q", f.Body)
 	}

@@ -84,8 +84,8 @@ func TestIdleCountsFailuresByErrorMessage(t *testing.T) {
 	if r.Established != 0 || r.Failed != 5 {
 		t.Errorf("established %d, failed %d", r.Established, r.Failed)
 	}
-	if len(r.Failures) != 1 || r.Failures[0].Count != 5 || r.Failures[0].Reason != `ERROR "Invalid destination"` {
-		t.Errorf("failures %+v, want 5 x ERROR \"Invalid destination\"", r.Failures)
+	if len(r.Failures) != 1 || r.Failures[0].Count != 5 || r.Failures[0].Reason != `ERROR "Unknown destination"` {
+		t.Errorf("failures %+v, want 5 x ERROR \"Unknown destination\"", r.Failures)
 	}
 }
 

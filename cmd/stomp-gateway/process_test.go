@@ -118,7 +118,7 @@ func TestSIGHUPReloadsTheACL(t *testing.T) {
 	p := startProcess(t, bin, "STOMP_GATEWAY_AUTH=none", "STOMP_GATEWAY_ACL_FILE="+acl)
 	url := "ws://" + p.addr + "/ws"
 	sub := "SUBSCRIBE\nid:1\ndestination:/topic/b\nreceipt:r\n\n\x00"
-	if r := exchange(t, websocket.DefaultDialer, url, connectFrame, sub); !strings.Contains(r, "access refused") {
+	if r := exchange(t, websocket.DefaultDialer, url, connectFrame, sub); !strings.Contains(r, "access_refused") {
 		t.Fatalf("before SIGHUP: %q", r)
 	}
 	if err := os.WriteFile(acl, []byte("* read /topic/*\n"), 0o600); err != nil {

@@ -57,7 +57,7 @@ func TestSampleACLKeepsClientsFromPostingStraightToARoom(t *testing.T) {
 	for _, dest := range []string{"/topic/chat.room.5", "/exchange/amq.topic/chat.room.5", "chat.room.5"} {
 		mallory := login("mallory")
 		mallory.SendBody(stomp.CmdSend, forged, "destination:"+dest)
-		mallory.ExpectError("access refused")
+		mallory.ExpectError("access_refused")
 	}
 	// Through the backend, the writer is who the gateway says.
 	mallory := login("mallory")

@@ -37,6 +37,15 @@ const MaxNameLen = 255
 // validTypes is how the ERROR body lists the destination forms.
 const validTypes = "Valid destination types are: /temp-queue, /exchange, /topic, /queue, /amq/queue, /reply-queue/."
 
+// ErrUnknownDestination is a destination of no known form; it is an
+// ErrInvalidDestination too.
+var ErrUnknownDestination error = unknownDestination{}
+
+type unknownDestination struct{}
+
+func (unknownDestination) Error() string        { return "unknown destination" }
+func (unknownDestination) Is(target error) bool { return target == ErrInvalidDestination }
+
 // ParseDestination parses a destination the way RabbitMQ's STOMP plugin
 // does: a bare name is a queue, each path segment has %2F decoded to "/",
 // and anything else is ErrInvalidDestination with a reason that is safe to
@@ -75,39 +84,62 @@ func parseDestination(s string) (Destination, error) {
 	if s == "" {
 		return Destination{}, fmt.Errorf("%w: destination cannot be blank", ErrInvalidDestination)
 	}
-	if !strings.HasPrefix(s, "/") {
+	// Split on "/" as rabbit_stomp_processor:parse_endpoint does, so the
+	// same destinations are refused with the same words.
+	parts := strings.Split(s, "/")
+	if len(parts) == 1 {
 		return Destination{Kind: KindQueue, Name: unescape(s)}, nil
 	}
-	switch {
-	case strings.HasPrefix(s, "/reply-queue/"):
-		return oneName(KindReplyQueue, s, strings.TrimPrefix(s, "/reply-queue/"), true)
-	case strings.HasPrefix(s, "/queue/"):
-		return oneName(KindQueue, s, strings.TrimPrefix(s, "/queue/"), false)
-	case strings.HasPrefix(s, "/amq/queue/"):
-		return oneName(KindAMQQueue, s, strings.TrimPrefix(s, "/amq/queue/"), false)
-	case strings.HasPrefix(s, "/temp-queue/"):
-		return oneName(KindTempQueue, s, strings.TrimPrefix(s, "/temp-queue/"), false)
-	case strings.HasPrefix(s, "/topic/"):
-		d, err := oneName(KindTopic, s, strings.TrimPrefix(s, "/topic/"), false)
-		d.Key, d.Name = d.Name, ""
-		return d, err
-	case strings.HasPrefix(s, "/exchange/"):
-		rest := strings.TrimPrefix(s, "/exchange/")
-		name, key, hasKey := strings.Cut(rest, "/")
-		if name == "" || (hasKey && strings.Contains(key, "/")) {
-			return Destination{}, fmt.Errorf("%w: '%s' is not a valid exchange destination", ErrInvalidDestination, rest)
+	if parts[0] == "" {
+		rest := parts[2:]
+		switch parts[1] {
+		case "queue":
+			return endpoint(KindQueue, "queue", rest)
+		case "topic":
+			d, err := endpoint(KindTopic, "topic", rest)
+			d.Key, d.Name = d.Name, ""
+			return d, err
+		case "temp-queue":
+			return endpoint(KindTempQueue, "temp_queue", rest)
+		case "exchange":
+			switch {
+			case len(rest) > 0 && rest[0] == "", len(rest) == 0, len(rest) > 2:
+				return Destination{}, invalid("exchange", rest)
+			case len(rest) == 1:
+				return Destination{Kind: KindExchange, Name: unescape(rest[0])}, nil
+			}
+			return Destination{Kind: KindExchange, Name: unescape(rest[0]), Key: unescape(rest[1])}, nil
+		case "amq":
+			if len(rest) > 0 && rest[0] == "queue" {
+				return endpoint(KindAMQQueue, "amqqueue", rest[1:])
+			}
+		case "reply-queue":
+			if len(rest) > 0 {
+				// Reply queue names may hold "/": all of the rest.
+				return endpoint(KindReplyQueue, "reply_queue", []string{strings.TrimPrefix(s, "/reply-queue/")})
+			}
 		}
-		return Destination{Kind: KindExchange, Name: unescape(name), Key: unescape(key)}, nil
 	}
-	return Destination{}, fmt.Errorf("%w: '%s' is not a valid destination. %s", ErrInvalidDestination, s, validTypes)
+	return Destination{}, fmt.Errorf("%w: '%s' is not a valid destination.\n%s\n", ErrUnknownDestination, s, validTypes)
 }
 
-func oneName(k Kind, s, rest string, slashes bool) (Destination, error) {
-	if rest == "" || (!slashes && strings.Contains(rest, "/")) {
-		typ := strings.TrimSuffix(s[:len(s)-len(rest)], "/")
-		return Destination{}, fmt.Errorf("%w: '%s' is not a valid %s destination", ErrInvalidDestination, rest, typ)
+// endpoint is one name of kind k (named typ in errors, as the plugin's
+// atoms are): exactly one non-empty segment.
+func endpoint(k Kind, typ string, rest []string) (Destination, error) {
+	if len(rest) != 1 || rest[0] == "" {
+		return Destination{}, invalid(typ, rest)
 	}
-	return Destination{Kind: k, Name: unescape(rest)}, nil
+	return Destination{Kind: k, Name: unescape(rest[0])}, nil
+}
+
+// invalid is the plugin's error for a malformed destination of type typ:
+// it quotes the segments after the type's prefix.
+func invalid(typ string, rest []string) error {
+	content := ""
+	if len(rest) > 0 {
+		content = "/" + strings.Join(rest, "/")
+	}
+	return fmt.Errorf("%w: '%s' is not a valid %s destination\n", ErrInvalidDestination, content, typ)
 }
 
 func unescape(s string) string {

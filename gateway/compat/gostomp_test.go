@@ -507,10 +507,10 @@ func TestGoStomp(t *testing.T) {
 			wantHeader(t, "ERROR", f.Header, "receipt-id", "oops")
 		}
 	})
-	run("error: SEND to an invalid destination gets ERROR Invalid destination", func(t *testing.T, g *goStomp) {
+	run("error: SEND to an unknown kind of destination gets ERROR Unknown destination", func(t *testing.T, g *goStomp) {
 		c := g.dial()
 		err := c.Send("/nowhere/x", "text/plain", []byte("x"), stomp.SendOpt.Header("receipt", "oops"))
-		if f := wantError(t, err, "Invalid destination", "/nowhere/x"); f != nil {
+		if f := wantError(t, err, "Unknown destination", "/nowhere/x"); f != nil {
 			wantHeader(t, "ERROR", f.Header, "receipt-id", "oops")
 		}
 	})

@@ -61,7 +61,7 @@ func TestDestinationErrors(t *testing.T) {
 		{"/temp-queue is only for reply-to", "/temp-queue/t", broker.ErrInvalidDestination, ""},
 		{"unknown prefix", "/foo/bar", broker.ErrInvalidDestination, "not a valid destination"},
 		{"blank", "", broker.ErrInvalidDestination, "blank"},
-		{"topic with a slash", "/topic/a/b", broker.ErrInvalidDestination, "not a valid /topic destination"},
+		{"topic with a slash", "/topic/a/b", broker.ErrInvalidDestination, "not a valid topic destination"},
 		{"reserved queue name", "/queue/amq.mine", broker.ErrAccessRefused, "reserved prefix"},
 		{"queue name over 255 bytes", "/queue/" + strings.Repeat("q", 256), broker.ErrInvalidDestination, "256 bytes long"},
 		{"topic key over 255 bytes", "/topic/" + strings.Repeat("k", 256), broker.ErrInvalidDestination, "256 bytes long"},

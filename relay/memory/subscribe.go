@@ -56,7 +56,13 @@ func (c *Conn) Subscribe(ctx context.Context, s broker.Subscription) error {
 	if err != nil {
 		return err
 	}
-	cs := &consumer{conn: c, id: s.ID, q: q, mode: s.Ack, prefetch: s.Prefetch, durable: durable, settle: s.Ack == broker.AckAuto}
+	// As on the relay: an auto-ack subscription to a queue that outlives
+	// it (a queue destination, a durable or named subscription) is settled
+	// once written; a plain topic subscription's own queue goes with it.
+	_, named := broker.HeaderValue(s.Headers, "x-queue-name")
+	ownsQueue := d.Kind == broker.KindTopic || d.Kind == broker.KindExchange
+	settle := s.Ack == broker.AckAuto && (!ownsQueue || durable || named || s.Queue != "")
+	cs := &consumer{conn: c, id: s.ID, q: q, mode: s.Ack, prefetch: s.Prefetch, durable: durable, settle: settle}
 	q.addConsumer(cs)
 	c.subs[s.ID] = cs
 	q.dispatch(&out)
