@@ -22,7 +22,7 @@ run: build chat-deps ## run the gateway on :15674 with the embedded broker (unle
 	STOMP_GATEWAY_DEMO=$${STOMP_GATEWAY_DEMO:-true} STOMP_GATEWAY_AUTH=$${STOMP_GATEWAY_AUTH-none} ./$(BIN)
 
 .PHONY: test
-test: vet client-deps chat-deps browser-deps rabbitmq ## vet, every unit, integration (real RabbitMQ) and client test with -race, and a short fuzz run
+test: vet client-deps chat-deps browser-deps stomppy-deps rabbitmq ## vet, every unit, integration (real RabbitMQ) and client test with -race, and a short fuzz run
 	@# -p 1: the relay's chaos tests restart RabbitMQ and raise its memory
 	@# alarm; packages run one at a time so no other package's tests share
 	@# the broker with them (tests inside a package still run in parallel).
@@ -80,6 +80,15 @@ browser-deps:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 		echo "installing Chromium for the browser test (apt-get install chromium)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The stomp.py client test runs Debian's python3-stomp under Debian's own
+# /usr/bin/python3 (another python3 on PATH, such as pyenv's, does not see
+# Debian's packages).
+.PHONY: stomppy-deps
+stomppy-deps:
+	@/usr/bin/python3 -c 'import stomp' 2>/dev/null || { \
+		echo "installing stomp.py for the client test (apt-get install python3-stomp)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-stomp >/dev/null; }
 
 .PHONY: fuzz
 fuzz: ## fuzz the STOMP parser for FUZZTIME (default 10s)

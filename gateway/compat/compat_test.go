@@ -1,15 +1,19 @@
 // Package compat_test runs third-party STOMP clients against the gateway,
 // as users run them: @stomp/stompjs from Node over WebSocket
-// (stompjs_test.go, testdata/stompjs) and github.com/go-stomp/stomp over
-// TCP (gostomp_test.go). Both suites run against the RabbitMQ relay, the
-// stompjs one also against the embedded broker that `make run` uses. Each
-// covers connect with every STOMP version, every destination kind,
-// receipts, acks, transactions, binary and large bodies, header escaping,
-// heart-beats and the errors a user can cause.
+// (stompjs_test.go, testdata/stompjs), github.com/go-stomp/stomp over TCP
+// (gostomp_test.go) and Python's stomp.py over TCP (stomppy_test.go,
+// testdata/stomppy). All suites run against the RabbitMQ relay, the
+// stompjs and stomp.py ones also against the embedded broker that `make
+// run` uses (script_test.go sets both up). Each covers connect with every
+// STOMP version, every destination kind, receipts, acks, transactions,
+// heart-beats and the errors a user can cause; stompjs and go-stomp also
+// binary and large bodies and header escaping, stomp.py the ERROR texts
+// of RabbitMQ's STOMP plugin word for word.
 //
 // The package has only tests. It needs RabbitMQ (relaytest.Require: a
-// failure under CI, a loud skip otherwise) and, for stompjs, Node.js with
-// the pinned packages that `make test` installs.
+// failure under CI, a loud skip otherwise), for stompjs Node.js with the
+// pinned packages and for stomp.py Debian's python3-stomp, both of which
+// `make test` installs.
 package compat_test
 
 import (
