@@ -245,8 +245,10 @@ func brokerReason(err error) *closeReason {
 		return protocolError("Invalid header", detail(broker.ErrInvalidHeader))
 	case errors.Is(err, broker.ErrDuplicateSubscription):
 		return protocolError("Duplicated subscription identifier", detail(broker.ErrDuplicateSubscription))
-	case errors.Is(err, broker.ErrUnknownSubscription), errors.Is(err, broker.ErrUnknownDelivery):
+	case errors.Is(err, broker.ErrUnknownSubscription):
 		return protocolError("Subscription not found", detail(broker.ErrUnknownSubscription))
+	case errors.Is(err, broker.ErrUnknownDelivery):
+		return protocolError("Subscription not found", detail(broker.ErrUnknownDelivery))
 	case errors.Is(err, broker.ErrNotFound):
 		return brokerError("not_found", detail(broker.ErrNotFound))
 	case errors.Is(err, broker.ErrAccessRefused):
