@@ -54,7 +54,7 @@ func (s *session) recoverFlush() {
 	mErrors.WithLabelValues(r.message).Inc()
 	deadline := time.Now().Add(s.srv.cfg.WriteTimeout)
 	s.guarded("flush", func() {
-		_ = s.t.writeFrame(stomp.AppendFrame(nil, errorFrame(r), s.protocol()), nil, false, deadline)
+		_ = s.t.writeBatch([]outItem{frameItem(stomp.CmdError, stomp.AppendFrame(nil, errorFrame(r), s.protocol()))}, deadline)
 	})
 	s.guarded("flush", func() { s.t.goodbye(r.code, r.message, time.Now().Add(time.Second)) })
 	select {

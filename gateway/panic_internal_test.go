@@ -44,19 +44,21 @@ func (t *buggyTransport) read() ([]byte, error) {
 	}
 }
 
-func (t *buggyTransport) writeFrame(head, tail []byte, _ bool, _ time.Time) error {
-	f := string(head) + string(tail)
-	if t.panicOn != "" && strings.Contains(f, t.panicOn) {
-		panic("bug while writing")
+func (t *buggyTransport) writeBatch(items []outItem, _ time.Time) error {
+	for _, it := range items {
+		if it.kind != outFrame {
+			continue
+		}
+		f := string(it.b) + string(it.tail)
+		if t.panicOn != "" && strings.Contains(f, t.panicOn) {
+			panic("bug while writing")
+		}
+		t.mu.Lock()
+		t.written = append(t.written, f)
+		t.mu.Unlock()
 	}
-	t.mu.Lock()
-	t.written = append(t.written, f)
-	t.mu.Unlock()
 	return nil
 }
-
-func (t *buggyTransport) writeHeartbeat(time.Time) error { return nil }
-func (t *buggyTransport) ping(time.Time) error           { return nil }
 
 func (t *buggyTransport) pings() bool {
 	if t.pingBug.Load() {

@@ -125,7 +125,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var s *session
-	t := newWSTransport(c, func() { s.seen() })
+	t := newWSTransport(c, func() { s.seen() }, func(data []byte) { s.enqueue(outItem{kind: outPong, b: data}) })
 	s = newSession(srv, t, subprotocolVersion(c.Subprotocol()))
 	s.addr = srv.clientAddr(r)
 	s.log = s.log.With().Str("addr", s.addr).Logger()

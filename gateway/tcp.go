@@ -36,25 +36,27 @@ func (t *tcpTransport) read() ([]byte, error) {
 	return nil, err
 }
 
-func (t *tcpTransport) writeFrame(head, tail []byte, _ bool, deadline time.Time) error {
-	_ = t.c.SetWriteDeadline(deadline)
-	if len(tail) == 0 {
-		_, err := t.c.Write(head)
-		return err
+// writeBatch writes the items' bytes in one write (writev); STOMP over
+// TCP has heart-beats and no pings.
+func (t *tcpTransport) writeBatch(items []outItem, deadline time.Time) error {
+	bb := batchPool.Get().(*batchBufs)
+	defer bb.release()
+	for _, it := range items {
+		switch it.kind {
+		case outHeartbeat:
+			bb.bufs = append(bb.bufs, eol)
+		case outFrame:
+			bb.bufs = append(bb.bufs, it.b)
+			if len(it.tail) > 0 {
+				bb.bufs = append(bb.bufs, it.tail)
+			}
+		}
 	}
-	bufs := net.Buffers{head, tail} // one writev where the OS has it
-	_, err := bufs.WriteTo(t.c)
-	return err
+	if len(bb.bufs) == 0 {
+		return nil
+	}
+	return writeBuffers(t.c, bb, deadline)
 }
-
-func (t *tcpTransport) writeHeartbeat(deadline time.Time) error {
-	_ = t.c.SetWriteDeadline(deadline)
-	_, err := t.c.Write(eol)
-	return err
-}
-
-// ping: STOMP over TCP has heart-beats only.
-func (t *tcpTransport) ping(time.Time) error { return nil }
 
 // goodbye half-closes: the client reads the ERROR, then end of stream.
 // Over TLS that writes close_notify, which crypto/tls bounds with a 5 s

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"io"
-	"net"
 	"sync"
 	"time"
 
@@ -16,14 +15,11 @@ import (
 type transport interface {
 	// read returns the next inbound bytes, valid until the next call.
 	read() ([]byte, error)
-	// writeFrame writes one encoded STOMP frame, given as head and tail;
-	// binary says it is not valid UTF-8.
-	writeFrame(head, tail []byte, binary bool, deadline time.Time) error
-	// writeHeartbeat writes a STOMP heart-beat (an EOL).
-	writeHeartbeat(deadline time.Time) error
-	// ping sends a transport keep-alive where the transport has one.
-	ping(deadline time.Time) error
-	// pings reports whether ping does anything (and pongs come back).
+	// writeBatch writes items in order by deadline, in as few writes as
+	// it can (batch.go): frames, heart-beats, and the transport's own
+	// keep-alives (pings and pongs, where it has them).
+	writeBatch(items []outItem, deadline time.Time) error
+	// pings reports whether the transport has pings (and pongs come back).
 	pings() bool
 	// goodbye sends the close handshake with code and text (best effort)
 	// and bounds how long reads may still block, so the reader sees the
@@ -47,20 +43,19 @@ type wsTransport struct {
 	buf *[]byte
 }
 
-func newWSTransport(c *websocket.Conn, seen func()) *wsTransport {
+// newWSTransport wraps c. Every write to the socket goes through the
+// session's flusher (writeBatch): a ping is answered by queueing a pong
+// (pong), and a close from the peer is answered by the session's own
+// goodbye, so nothing else writes while a batch goes out.
+func newWSTransport(c *websocket.Conn, seen func(), pong func(data []byte)) *wsTransport {
 	t := &wsTransport{c: c}
 	c.SetPingHandler(func(data string) error {
 		seen()
-		err := c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
-		if err == websocket.ErrCloseSent {
-			return nil
-		}
-		if e, ok := err.(net.Error); ok && e.Timeout() {
-			return nil
-		}
-		return err
+		pong([]byte(data))
+		return nil
 	})
 	c.SetPongHandler(func(string) error { seen(); return nil })
+	c.SetCloseHandler(func(int, string) error { return nil })
 	return t
 }
 
@@ -91,38 +86,41 @@ func (t *wsTransport) read() ([]byte, error) {
 	}
 }
 
-func (t *wsTransport) writeFrame(head, tail []byte, binary bool, deadline time.Time) error {
-	_ = t.c.SetWriteDeadline(deadline)
-	typ := websocket.TextMessage
-	if binary {
-		// Browsers drop the socket on a text message that is not UTF-8.
-		typ = websocket.BinaryMessage
+// writeBatch writes the items as WebSocket frames straight to the
+// connection, in one write: text frames for STOMP frames that are valid
+// UTF-8, binary ones for the others (browsers drop the socket on a text
+// message that is not UTF-8).
+func (t *wsTransport) writeBatch(items []outItem, deadline time.Time) error {
+	bb := batchPool.Get().(*batchBufs)
+	defer bb.release()
+	for _, it := range items {
+		start := len(bb.hdrs)
+		switch it.kind {
+		case outHeartbeat:
+			bb.hdrs = appendWSHeader(bb.hdrs, wsText, 1)
+			bb.bufs = append(bb.bufs, bb.hdrs[start:], eol)
+		case outPing:
+			bb.hdrs = appendWSHeader(bb.hdrs, wsPing, 0)
+			bb.bufs = append(bb.bufs, bb.hdrs[start:])
+		case outPong:
+			bb.hdrs = appendWSHeader(bb.hdrs, wsPong, len(it.b))
+			bb.bufs = append(bb.bufs, bb.hdrs[start:], it.b)
+		default:
+			op := byte(wsText)
+			if it.binary {
+				op = wsBinary
+			}
+			bb.hdrs = appendWSHeader(bb.hdrs, op, it.size())
+			bb.bufs = append(bb.bufs, bb.hdrs[start:], it.b)
+			if len(it.tail) > 0 {
+				bb.bufs = append(bb.bufs, it.tail)
+			}
+		}
 	}
-	if len(tail) == 0 {
-		return t.c.WriteMessage(typ, head)
-	}
-	w, err := t.c.NextWriter(typ)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(head); err != nil {
-		return err
-	}
-	if _, err := w.Write(tail); err != nil {
-		return err
-	}
-	return w.Close()
-}
-
-var eol = []byte{'\n'}
-
-func (t *wsTransport) writeHeartbeat(deadline time.Time) error {
-	_ = t.c.SetWriteDeadline(deadline)
-	return t.c.WriteMessage(websocket.TextMessage, eol)
-}
-
-func (t *wsTransport) ping(deadline time.Time) error {
-	return t.c.WriteControl(websocket.PingMessage, nil, deadline)
+	// The headers are sliced out of one growing buffer: an append that
+	// moved it left earlier slices on the old array, which still holds
+	// their bytes.
+	return writeBuffers(t.c.NetConn(), bb, deadline)
 }
 
 func (t *wsTransport) goodbye(code int, text string, deadline time.Time) {

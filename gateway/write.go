@@ -28,6 +28,7 @@ const (
 	outFrame outKind = iota
 	outHeartbeat
 	outPing
+	outPong // the answer to a client's WebSocket ping; b is its payload
 )
 
 // outItem is one thing to write. A frame may come in two parts: its own
@@ -150,28 +151,38 @@ func (s *session) flush() {
 		default:
 		}
 
-		for i, it := range batch {
-			if it.message && s.expired() {
-				s.closeWith(reasonTokenExpired)
-				break
+		// Not one MESSAGE after the credentials expire: the batch ends
+		// before the first.
+		n := len(batch)
+		if s.expires.Load() != 0 {
+			for i, it := range batch {
+				if it.message && s.expired() {
+					n = i
+					s.closeWith(reasonTokenExpired)
+					break
+				}
 			}
-			if err := s.write(it); err != nil {
+		}
+		if n > 0 {
+			if err := s.t.writeBatch(batch[:n], time.Now().Add(s.srv.cfg.WriteTimeout)); err != nil {
 				s.closeWith(reasonPeerGone)
 				s.wmu.Lock()
 				outboundBytes.Add(-int64(s.outBytes))
 				s.outq, s.outBytes = nil, 0
 				s.writeErr = err
 				s.wmu.Unlock()
-				break
+				n = 0
 			}
+		}
+		for _, it := range batch[:n] {
 			s.wrote(it)
 			if it.settleSub != "" {
 				if err := s.conn.Ack(it.settleSub, it.settleTag, false); err != nil {
 					s.log.Debug().Err(err).Msg("settling a written delivery")
 				}
 			}
-			batch[i] = outItem{}
 		}
+		clear(batch)
 		s.lastWrite.Store(time.Now().UnixNano())
 	}
 }
@@ -181,6 +192,9 @@ func (s *session) wrote(it outItem) {
 	n := it.size()
 	if it.kind == outHeartbeat {
 		n = 1
+	}
+	if it.kind == outPong {
+		return
 	}
 	s.bytesOut.Add(int64(n))
 	s.mBytesOut.Add(float64(n))
@@ -200,17 +214,6 @@ func (s *session) wrote(it outItem) {
 func (s *session) expired() bool {
 	exp := s.expires.Load()
 	return exp != 0 && time.Now().UnixNano() >= exp
-}
-
-func (s *session) write(it outItem) error {
-	deadline := time.Now().Add(s.srv.cfg.WriteTimeout)
-	switch it.kind {
-	case outHeartbeat:
-		return s.t.writeHeartbeat(deadline)
-	case outPing:
-		return s.t.ping(deadline)
-	}
-	return s.t.writeFrame(it.b, it.tail, it.binary, deadline)
 }
 
 // closeWith ends the session for r: it queues the ERROR frame (when r has
