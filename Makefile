@@ -27,6 +27,8 @@ test: vet client-deps chat-deps browser-deps stomppy-deps rabbitmq ## vet, every
 	@# alarm; packages run one at a time so no other package's tests share
 	@# the broker with them (tests inside a package still run in parallel).
 	STOMP_GATEWAY_REQUIRE_CLIENT_TESTS=1 $(GO) test -race -count=1 -p 1 -timeout 8m ./...
+	@# Allocation counts of the hot paths: the race detector changes them.
+	$(GO) test -count=1 -run 'DoNotAllocate|Alloc' ./gateway/...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 .PHONY: vet

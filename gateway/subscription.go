@@ -279,12 +279,6 @@ func (s *session) settle(subID string, seq uint64) (tag uint64, multiple, ok boo
 	return tag, false, true
 }
 
-// ackID is the MESSAGE message-id (and 1.2 ack) value, in RabbitMQ's form
-// T_<subscription>@@<session>@@<n>, so 1.0 and 1.1 ACKs find their
-// subscription without a subscription header.
-func (s *session) ackID(sub string, seq uint64) string {
-	return "T_" + sub + "@@" + s.id + "@@" + strconv.FormatUint(seq, 10)
-}
 
 // parseAckID splits an ack id as RabbitMQ's plugin does:
 // <tag>@@<session>@@<n>, with the tag T_<subscription>.
@@ -345,22 +339,48 @@ func (s *session) Deliver(d *broker.Delivery) {
 	// tail is the same for every local subscriber of the message and,
 	// when the broker shares the delivery, encoded once for all of them.
 	v := s.protocol()
-	id := s.ackID(d.Subscription, seq)
-	head := make([]stomp.Header, 0, 3)
-	head = append(head, stomp.Header{Key: stomp.HdrSubscription, Value: d.Subscription}, stomp.Header{Key: stomp.HdrMessageID, Value: id})
-	if clientAck && v == stomp.V12 {
-		head = append(head, stomp.Header{Key: stomp.HdrAck, Value: id})
-	}
-	hb := stomp.AppendHead(make([]byte, 0, 128), stomp.CmdMessage, head, v)
-	var t *messageTail
+	it.b = s.appendHead(make([]byte, 0, 64+2*len(d.Subscription)), d.Subscription, seq, clientAck && v == stomp.V12, v)
+	var tail []byte
+	var text bool
 	if d.Shared != nil {
-		t = d.Shared.Get(int(v), func() any { return encodeTail(d, v) }).(*messageTail)
+		t := d.Shared.Get(int(v), func() any {
+			b, text := encodeTail(d, v)
+			return &messageTail{b: b, text: text}
+		}).(*messageTail)
+		tail, text = t.b, t.text
 	} else {
-		t = encodeTail(d, v)
+		tail, text = encodeTail(d, v)
 	}
 	mDeliveries.Inc()
-	it.b, it.tail, it.binary = hb, t.b, !t.text || !utf8.Valid(hb)
+	it.tail, it.binary = tail, !text || !utf8.Valid(it.b)
 	s.enqueue(it)
+}
+
+// appendHead appends a MESSAGE's command line and the headers that are
+// this session's: subscription, message-id (RabbitMQ's form
+// T_<subscription>@@<session>@@<n>, so 1.0 and 1.1 ACKs find their
+// subscription) and, for a 1.2 client-ack subscription, ack with the same
+// value. It builds them in place, allocating nothing but dst.
+func (s *session) appendHead(dst []byte, sub string, seq uint64, ack bool, v stomp.Version) []byte {
+	const cmd = stomp.CmdMessage
+	dst = append(dst, cmd+"\n"...)
+	dst = stomp.AppendHeader(dst, cmd, stomp.HdrSubscription, sub, v)
+	dst = append(dst, stomp.HdrMessageID+":"...)
+	id := len(dst)
+	dst = append(dst, "T_"...)
+	dst = stomp.AppendValue(dst, cmd, sub, v)
+	dst = append(dst, "@@"...)
+	dst = append(dst, s.id...)
+	dst = append(dst, "@@"...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	end := len(dst)
+	dst = append(dst, '\n')
+	if ack {
+		dst = append(dst, stomp.HdrAck+":"...)
+		dst = append(dst, dst[id:end]...)
+		dst = append(dst, '\n')
+	}
+	return dst
 }
 
 // messageTail is the part of a MESSAGE frame common to all subscribers.
@@ -369,16 +389,25 @@ type messageTail struct {
 	text bool // valid UTF-8
 }
 
-func encodeTail(d *broker.Delivery, v stomp.Version) *messageTail {
-	hs := make([]stomp.Header, 0, 2+len(d.Headers))
-	hs = append(hs, stomp.Header{Key: stomp.HdrDestination, Value: d.Destination}, stomp.Header{Key: stomp.HdrRedelivered, Value: strconv.FormatBool(d.Redelivered)})
+// encodeTail encodes the part of a MESSAGE every subscriber of d gets
+// (destination, redelivered, the message's headers, the body) and
+// reports whether it is valid UTF-8. It allocates the bytes only.
+func encodeTail(d *broker.Delivery, v stomp.Version) ([]byte, bool) {
+	const cmd = stomp.CmdMessage
+	n := 64 + len(d.Destination) + len(d.Body)
+	for _, h := range d.Headers {
+		n += len(h.Name) + len(h.Value) + 2
+	}
+	b := make([]byte, 0, n+n/8)
+	b = stomp.AppendHeader(b, cmd, stomp.HdrDestination, d.Destination, v)
+	b = stomp.AppendHeader(b, cmd, stomp.HdrRedelivered, strconv.FormatBool(d.Redelivered), v)
 	for _, h := range d.Headers {
 		if !messageHeaders[h.Name] {
-			hs = append(hs, stomp.Header{Key: h.Name, Value: h.Value})
+			b = stomp.AppendHeader(b, cmd, h.Name, h.Value, v)
 		}
 	}
-	b := stomp.AppendTail(make([]byte, 0, 128+len(d.Body)), stomp.CmdMessage, hs, d.Body, v)
-	return &messageTail{b: b, text: utf8.Valid(b)}
+	b = stomp.AppendTail(b, cmd, nil, d.Body, v)
+	return b, utf8.Valid(b)
 }
 
 // Lost implements broker.Handler: a subscription the client did not end

@@ -93,3 +93,20 @@ func decimalLen(n int) int {
 	}
 	return d
 }
+
+// AppendHeader appends one header line of a cmd frame, name and value
+// escaped as AppendFrame escapes them, so a caller can write a frame's
+// head piece by piece without building a header list.
+func AppendHeader(dst []byte, cmd, name, value string, v Version) []byte {
+	esc := escapingFor(cmd, v)
+	dst = appendEscaped(dst, name, esc, true)
+	dst = append(dst, ':')
+	dst = appendEscaped(dst, value, esc, false)
+	return append(dst, '\n')
+}
+
+// AppendValue appends part of a header value of a cmd frame, escaped: a
+// value made of parts is escaped as the whole would be.
+func AppendValue(dst []byte, cmd, part string, v Version) []byte {
+	return appendEscaped(dst, part, escapingFor(cmd, v), false)
+}
