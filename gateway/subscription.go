@@ -279,7 +279,6 @@ func (s *session) settle(subID string, seq uint64) (tag uint64, multiple, ok boo
 	return tag, false, true
 }
 
-
 // parseAckID splits an ack id as RabbitMQ's plugin does:
 // <tag>@@<session>@@<n>, with the tag T_<subscription>.
 func parseAckID(key string) (sub, session string, seq uint64, ok bool) {
