@@ -93,8 +93,9 @@ stomppy-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-stomp >/dev/null; }
 
 .PHONY: fuzz
-fuzz: ## fuzz the STOMP parser for FUZZTIME (default 10s)
+fuzz: ## fuzz the STOMP parser and the WebSocket frame decoder for FUZZTIME each (default 10s)
 	$(GO) test -run='^$$' -fuzz=FuzzParser -fuzztime=$(FUZZTIME) ./gateway/stomp
+	$(GO) test -run='^$$' -fuzz=FuzzWSDecoder -fuzztime=$(FUZZTIME) ./gateway
 
 .PHONY: bench
 bench: ## run the benchmarks with allocation counts

@@ -191,7 +191,7 @@ func DurableSubscriptionQueue(user, key, id string) string {
 // authorize checks req for the session's identity: nil when allowed,
 // else the ERROR to end the session with.
 func (s *session) authorize(req auth.Request) *closeReason {
-	ctx, cancel := context.WithTimeout(s.ctx, authorizeTimeout)
+	ctx, cancel := context.WithTimeout(s, authorizeTimeout)
 	defer cancel()
 	err := s.srv.authz.Authorize(ctx, s.ident, s.vhost, req)
 	if err == nil {
@@ -199,11 +199,11 @@ func (s *session) authorize(req auth.Request) *closeReason {
 	}
 	var refused *auth.ErrRefused
 	if errors.As(err, &refused) {
-		s.log.Warn().Str("refused", refused.Error()).Msg("access refused")
+		s.log().Warn().Str("refused", refused.Error()).Msg("access refused")
 		mAuthFailures.WithLabelValues("forbidden").Inc()
 		return &closeReason{message: "access_refused", body: refused.Error(), code: websocket.ClosePolicyViolation, client: true}
 	}
-	s.log.Error().Err(err).Msg("authorization unavailable")
+	s.log().Error().Err(err).Msg("authorization unavailable")
 	mAuthFailures.WithLabelValues("unavailable").Inc()
 	return &closeReason{message: "authorization unavailable", body: "Permissions could not be checked; try again later.", code: websocket.CloseTryAgainLater}
 }

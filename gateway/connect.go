@@ -48,14 +48,14 @@ func (s *session) connect(f *stomp.Frame, reply bool) *closeReason {
 		VHost:    vhost,
 		Remote:   s.addr,
 	}
-	if creds.Login == "" && creds.Passcode == "" && creds.Token == "" {
+	if creds.Login == "" && creds.Passcode == "" && creds.Token == "" && s.upgrade != nil {
 		creds.Login, creds.Passcode, creds.Token = s.upgrade.Login, s.upgrade.Passcode, s.upgrade.Token
 	}
 	if creds.Login == "" && creds.Passcode == "" && creds.Token == "" && s.srv.cfg.DefaultLogin != "" {
 		// RabbitMQ's stomp.default_user: checked like any login.
 		creds.Login, creds.Passcode = s.srv.cfg.DefaultLogin, s.srv.cfg.DefaultPasscode
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(s, s.srv.cfg.ConnectTimeout)
 	defer cancel()
 	id, r := s.authenticate(ctx, creds)
 	if r != nil {
@@ -64,12 +64,12 @@ func (s *session) connect(f *stomp.Frame, reply bool) *closeReason {
 	conn, err := s.srv.broker.Connect(ctx, broker.ConnectInfo{SessionID: s.id, VHost: vhost, User: id.User}, s)
 	if errors.Is(err, broker.ErrAccessRefused) {
 		// A virtual host this gateway does not serve.
-		s.log.Warn().Err(err).Msg("CONNECT refused")
+		s.log().Warn().Err(err).Msg("CONNECT refused")
 		mConnects.WithLabelValues(s.t.name(), "denied").Inc()
 		return errVHostDenied(vhost)
 	}
 	if err != nil {
-		s.log.Error().Err(err).Msg("broker connect failed")
+		s.log().Error().Err(err).Msg("broker connect failed")
 		mConnects.WithLabelValues(s.t.name(), "refused").Inc()
 		return brokerReason(err)
 	}
@@ -79,7 +79,7 @@ func (s *session) connect(f *stomp.Frame, reply bool) *closeReason {
 	if !id.Expires.IsZero() {
 		s.expires.Store(id.Expires.UnixNano())
 	}
-	s.log = s.log.With().Str("user", id.User).Logger()
+	s.upgrade = nil
 	s.version.Store(int32(v))
 	mSessions.WithLabelValues(s.t.name(), s.versionLabel).Dec()
 	s.versionLabel = v.String()
@@ -94,7 +94,7 @@ func (s *session) connect(f *stomp.Frame, reply bool) *closeReason {
 	s.hbIn.Store(int64(in))
 	s.state.Store(stateConnected)
 
-	s.log.Info().Str("version", v.String()).Str("vhost", vhost).Bool("implicit", !reply).Msg("session connected")
+	s.log().Info().Str("version", v.String()).Str("vhost", vhost).Bool("implicit", !reply).Msg("session connected")
 	if !reply {
 		return nil
 	}
@@ -116,7 +116,7 @@ func (s *session) authenticate(ctx context.Context, creds auth.Credentials) (aut
 	start := time.Now()
 	slot, err := s.srv.fails.reserve(ctx, s.addr)
 	if errors.Is(err, errTooManyFailures) {
-		s.log.Warn().Str("addr", s.addr).Msg("CONNECT refused: too many failed logins from this address")
+		s.log().Warn().Str("addr", s.addr).Msg("CONNECT refused: too many failed logins from this address")
 		mConnects.WithLabelValues(s.t.name(), "rate_limited").Inc()
 		mAuthFailures.WithLabelValues("rate_limited").Inc()
 		return auth.Identity{}, reasonTooManyFailures()
@@ -160,14 +160,14 @@ func (srv *Server) check(ctx context.Context, creds auth.Credentials) (auth.Iden
 // instead: the client did nothing wrong.
 func (s *session) loginFailed(err error, creds auth.Credentials, start time.Time) *closeReason {
 	if !errors.Is(err, auth.ErrDenied) {
-		s.log.Error().Err(err).Msg("authentication unavailable")
+		s.log().Error().Err(err).Msg("authentication unavailable")
 		mConnects.WithLabelValues(s.t.name(), "unavailable").Inc()
 		mAuthFailures.WithLabelValues("unavailable").Inc()
 		return &closeReason{message: "authentication unavailable", body: "Credentials could not be checked; try again later.", code: websocket.CloseTryAgainLater}
 	}
 	mConnects.WithLabelValues(s.t.name(), "denied").Inc()
 	mAuthFailures.WithLabelValues("denied").Inc()
-	s.log.Warn().Err(err).Str("addr", s.addr).Msg("authentication failed")
+	s.log().Warn().Err(err).Str("addr", s.addr).Msg("authentication failed")
 	if wait := time.Until(start.Add(s.srv.cfg.AuthFailureDelay)); wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()

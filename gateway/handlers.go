@@ -156,13 +156,13 @@ func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
 		g.add()
 	}
 	start := time.Now()
-	err := s.conn.Publish(s.ctx, m, func(err error) {
+	err := s.conn.Publish(s, m, func(err error) {
 		defer s.recoverPanic("confirm")
 		mConfirmLatency.Observe(time.Since(start).Seconds())
 		s.inflight.release(size)
 		defer s.pending.Done()
 		if err != nil {
-			s.log.Warn().Err(err).Str("destination", dest).Msg("publish failed")
+			s.log().Warn().Err(err).Str("destination", dest).Msg("publish failed")
 			s.closeWith(brokerReason(err).withReceipt(receipt))
 			return
 		}
@@ -214,7 +214,7 @@ func (s *session) onDisconnect(f *stomp.Frame) *closeReason {
 	case <-s.done:
 	case <-time.After(s.srv.cfg.WriteTimeout):
 		// A RECEIPT now would promise what the broker has not confirmed.
-		s.log.Warn().Msg("DISCONNECT: publishes still unconfirmed")
+		s.log().Warn().Msg("DISCONNECT: publishes still unconfirmed")
 		return &closeReason{message: "unconfirmed", body: "Earlier SENDs were not confirmed by the broker in time; they may or may not have been delivered.", code: websocket.CloseTryAgainLater}
 	}
 	if id, ok := f.Lookup(stomp.HdrReceipt); ok {

@@ -30,7 +30,10 @@ func newDiscard() *discardTransport {
 	return &discardTransport{in: make(chan []byte, 4), bye: make(chan struct{})}
 }
 
-func (t *discardTransport) read() ([]byte, error) {
+func (t *discardTransport) idleFD() int { return -1 }
+func (t *discardTransport) evict()      {}
+
+func (t *discardTransport) read(bool) ([]byte, error) {
 	select {
 	case b := <-t.in:
 		return b, nil

@@ -61,6 +61,9 @@ var (
 	mSlowConsumers = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "stomp_gateway_slow_consumer_closes_total", Help: "Sessions closed because their outbound queue passed MAX_OUTBOUND_BYTES.",
 	})
+	mParked = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "stomp_gateway_sessions_parked", Help: "Open sessions with nothing to read that hold no goroutine and no buffer: the idle poller watches their sockets.",
+	})
 	mPanics = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "stomp_gateway_panics_total", Help: "Panics recovered while serving a session (each closed that session with ERROR internal error); any is a bug.",
 	})
@@ -74,7 +77,7 @@ func Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		mSessions, mConnects, mDisconnects, mFramesIn, mFramesOut, mBytesIn, mBytesOut, mErrors,
 		mAuthFailures, mConfirmLatency, mDeliveryLatency, mDeliveries, mAcks, mNacks, mOutboundBytes, mSlowConsumers,
-		mPanics,
+		mPanics, mParked,
 	}
 }
 

@@ -27,7 +27,7 @@ func (s *session) recoverPanic(where string) {
 // panicked logs and counts a recovered panic.
 func (s *session) panicked(where string, v any) {
 	mPanics.Inc()
-	s.log.Error().Str("in", where).Str("panic", fmt.Sprint(v)).Str("stack", string(debug.Stack())).Msg("panic: session closed")
+	s.log().Error().Str("in", where).Str("panic", fmt.Sprint(v)).Str("stack", string(debug.Stack())).Msg("panic: session closed")
 }
 
 // recoverFlush is deferred by the flusher. The transport's write state is
@@ -49,8 +49,8 @@ func (s *session) recoverFlush() {
 	}
 	outboundBytes.Add(-int64(s.outBytes))
 	s.outq, s.outBytes = nil, 0
+	s.cancelRequestsLocked()
 	s.wmu.Unlock()
-	s.cancel()
 	mErrors.WithLabelValues(r.message).Inc()
 	deadline := time.Now().Add(s.srv.cfg.WriteTimeout)
 	s.guarded("flush", func() {

@@ -35,7 +35,10 @@ func newBuggyTransport(panicOn string) *buggyTransport {
 	return &buggyTransport{in: make(chan []byte, 16), panicOn: panicOn, bye: make(chan struct{})}
 }
 
-func (t *buggyTransport) read() ([]byte, error) {
+func (t *buggyTransport) idleFD() int { return -1 }
+func (t *buggyTransport) evict()      {}
+
+func (t *buggyTransport) read(bool) ([]byte, error) {
 	select {
 	case b := <-t.in:
 		return b, nil

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -28,8 +29,9 @@ var Version = "0.1.0"
 // picks the first of these that the client offers.
 var subprotocols = []string{"v12.stomp", "v11.stomp", "v10.stomp"}
 
-// writeBufferPool is shared by every connection, so an idle session holds
-// no write buffer.
+// writeBufferPool is given to gorilla so its connection allocates no write
+// buffer: gorilla only answers the upgrade, and the session writes the
+// socket itself (transport.go).
 var writeBufferPool sync.Pool
 
 // Server accepts STOMP clients over WebSocket and runs their sessions.
@@ -51,6 +53,7 @@ type Server struct {
 	sessions  map[*session]struct{}
 	listeners []net.Listener // STOMP over TCP, closed by Shutdown
 	draining  bool
+	parked    atomic.Int64   // sessions without a reader goroutine (park.go)
 	wg        sync.WaitGroup // sessions, and TLS handshakes not yet sessions
 
 	// ctx ends when Shutdown starts; TLS handshakes in progress give up.
@@ -124,13 +127,16 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		srv.log.Info().Err(err).Str("remote", r.RemoteAddr).Str("origin", r.Header.Get("Origin")).Msg("upgrade refused")
 		return
 	}
+	// From here the gateway reads and writes the socket itself; gorilla's
+	// connection (and the buffers it holds) is dropped.
 	var s *session
-	t := newWSTransport(c, func() { s.seen() }, func(data []byte) { s.enqueue(outItem{kind: outPong, b: data}) })
+	t := newWSTransport(c.NetConn(), func() { s.seen() }, func(data []byte) { s.enqueue(outItem{kind: outPong, b: data}) })
 	s = newSession(srv, t, subprotocolVersion(c.Subprotocol()))
 	s.addr = srv.clientAddr(r)
-	s.log = s.log.With().Str("addr", s.addr).Logger()
 	if srv.cfg.AuthFromUpgrade {
-		s.upgrade = srv.upgradeCredentials(r)
+		if c := srv.upgradeCredentials(r); c != (auth.Credentials{}) {
+			s.upgrade = &c
+		}
 	}
 	if !srv.add(s) {
 		t.goodbye(websocket.CloseGoingAway, "server shutting down", time.Now().Add(time.Second))

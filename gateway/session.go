@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/rand"
 	"sync"
 	"sync/atomic"
@@ -29,7 +28,6 @@ type session struct {
 	srv     *Server
 	t       transport
 	id      string
-	log     zerolog.Logger
 	started time.Time
 	// maxVersion is the highest version the WebSocket subprotocol allows.
 	maxVersion stomp.Version
@@ -37,13 +35,13 @@ type session struct {
 	// Owned by the reader goroutine.
 	parser  *stomp.Parser
 	conn    broker.Conn
-	addr    string           // the client's address, for login rate limits
-	upgrade auth.Credentials // credentials from the WebSocket upgrade
+	addr    string            // the client's address, for login rate limits
+	upgrade *auth.Credentials // credentials from the WebSocket upgrade, when allowed
 	ident   auth.Identity
 	vhost   string // the CONNECT host header
 	txs     map[string]*transaction
-	txBytes int         // frame bytes buffered in txs
-	stop    closeReason // why the reader stopped, when a handler said so
+	txBytes int          // frame bytes buffered in txs
+	stop    *closeReason // why the reader stopped, when a handler said so
 
 	// Read by the shared ticker and writers.
 	state     atomic.Int32
@@ -55,6 +53,7 @@ type session struct {
 	lastPing  atomic.Int64
 	expires   atomic.Int64 // unix ns when the credentials expire; 0 = never
 	paused    atomic.Bool  // reading is held back by broker backpressure
+	parked    atomic.Bool  // no reader goroutine: the idle poller watches the socket
 
 	// Unconfirmed publishes: inflight bounds them (the reader blocks when
 	// it is full), pending lets DISCONNECT wait for them.
@@ -79,8 +78,7 @@ type session struct {
 	writeErr error         // the write that failed, for the end-of-session log
 	done     chan struct{} // closed when closing is set
 	closed   chan struct{} // closed when the close handshake was sent
-	ctx      context.Context
-	cancel   context.CancelFunc
+	afters   []*afterFunc  // run when the session closes (sessionctx.go)
 
 	mBytesIn, mBytesOut prometheus.Counter // this transport's children
 }
@@ -99,15 +97,37 @@ func newSession(srv *Server, t transport, maxVersion stomp.Version) *session {
 		room:       make(chan struct{}, 1),
 		closed:     make(chan struct{}),
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mBytesIn, s.mBytesOut = mBytesIn.WithLabelValues(t.name()), mBytesOut.WithLabelValues(t.name())
-	s.log = srv.log.With().Str("session", s.id).Str("transport", t.name()).Str("remote", t.remoteAddr()).Logger()
 	s.version.Store(int32(stomp.V10))
 	s.versionLabel = "none"
 	s.lastRead.Store(now.UnixNano())
 	s.lastWrite.Store(now.UnixNano())
 	s.lastPing.Store(now.UnixNano())
 	return s
+}
+
+// log returns the session's logger: the server's, with the session's
+// fields. It is built for each line (a session writes a few), so no
+// session holds one.
+func (s *session) log() *zerolog.Logger {
+	c := s.srv.log.With().Str("session", s.id).Str("transport", s.t.name()).Str("remote", s.t.remoteAddr())
+	if s.addr != "" {
+		c = c.Str("addr", s.addr)
+	}
+	if s.state.Load() == stateConnected {
+		c = c.Str("user", s.ident.User) // set before the state
+	}
+	l := c.Logger()
+	return &l
+}
+
+// debug is log().Debug(), without building a logger when debug lines
+// are off: it is on the path of every frame.
+func (s *session) debug() *zerolog.Event {
+	if s.srv.log.GetLevel() > zerolog.DebugLevel || zerolog.GlobalLevel() > zerolog.DebugLevel {
+		return nil
+	}
+	return s.log().Debug()
 }
 
 // protocol is the negotiated version (1.0 until CONNECT succeeds).
@@ -117,26 +137,40 @@ func (s *session) protocol() stomp.Version { return stomp.Version(s.version.Load
 func (s *session) seen() { s.lastRead.Store(time.Now().UnixNano()) }
 
 // run is the session's reader goroutine: it reads, parses and handles
-// frames until the session ends, then releases everything the session
-// holds.
-func (s *session) run() {
+// frames until the session parks (park.go) or ends; then it releases
+// everything the session holds.
+func (s *session) run() { s.serve(false) }
+
+// serve reads until the session parks or ends; resumed says a parked
+// session was woken (park.go).
+func (s *session) serve(resumed bool) {
+	reason, readable, parked := s.readLoop(resumed)
+	if parked {
+		return
+	}
+	s.finish(reason, readable)
+}
+
+// finish ends the session for reason.
+func (s *session) finish(reason closeReason, readable bool) {
 	defer s.srv.remove(s)
-	reason, readable := s.readLoop()
 	s.closeWith(reason)
-	s.cancel()
+	// The flusher settles auto-ack deliveries once they are written; the
+	// broker connection closes after it is done, or a client that read its
+	// messages and disconnected would get them again.
+	<-s.closed
 	if s.conn != nil {
 		if err := s.conn.Close(); err != nil {
-			s.log.Debug().Err(err).Msg("closing broker connection")
+			s.debug().Err(err).Msg("closing broker connection")
 		}
 	}
 	s.txs = nil
-	<-s.closed
 	if readable {
 		// Read (and drop) what the client still sends until its close
 		// answer or the goodbye deadline: closing with unread input would
 		// reset the connection and could destroy the ERROR frame in flight.
 		for {
-			if _, err := s.t.read(); err != nil {
+			if _, err := s.t.read(false); err != nil {
 				break
 			}
 		}
@@ -151,10 +185,11 @@ func (s *session) logEnd() {
 	s.wmu.Lock()
 	r, werr := *s.closing, s.writeErr
 	s.wmu.Unlock()
-	ev := s.log.Info()
+	level := zerolog.InfoLevel
 	if r.message != "" && !r.client {
-		ev = s.log.Warn()
+		level = zerolog.WarnLevel
 	}
+	ev := s.log().WithLevel(level)
 	reason := r.message
 	if reason == "" {
 		reason = r.why

@@ -122,6 +122,33 @@ func TestReadingSubscriberIsNeverClosedForLargeMessages(t *testing.T) {
 	queue.Subscribe("q", "/queue/large", "ack:client-individual")
 	topic := connected(t, ts)
 	topic.Subscribe("t", "/topic/large")
+	// Both subscribers read all along, each on its own goroutine: one
+	// left unread while the test reads the other would be a slow consumer.
+	read := func(c *client, n int, ack bool) <-chan error {
+		errc := make(chan error, 1)
+		go func() {
+			for i := range n {
+				m, err := c.ReadErr(30 * time.Second)
+				if err != nil {
+					errc <- fmt.Errorf("message %d: %w", i, err)
+					return
+				}
+				if m.Command != stomp.CmdMessage || len(m.Body) != len(big) {
+					errc <- fmt.Errorf("message %d: %s with %d bytes", i, m.Command, len(m.Body))
+					return
+				}
+				if ack {
+					if err := c.WS.WriteMessage(1, frame(stomp.CmdAck, "", "id:"+m.Get("ack"))); err != nil {
+						errc <- err
+						return
+					}
+				}
+			}
+			errc <- nil
+		}()
+		return errc
+	}
+	queueDone, topicDone := read(queue, 4, true), read(topic, 2, false)
 	pub := connected(t, ts)
 	for range 4 {
 		pub.Publish("/queue/large", big)
@@ -129,16 +156,9 @@ func TestReadingSubscriberIsNeverClosedForLargeMessages(t *testing.T) {
 	for range 2 {
 		pub.Publish("/topic/large", big)
 	}
-	for range 4 {
-		m := queue.Expect(stomp.CmdMessage)
-		if len(m.Body) != len(big) {
-			t.Fatalf("%d bytes", len(m.Body))
-		}
-		queue.Send(stomp.CmdAck, "id:"+m.Get("ack"))
-	}
-	for range 2 {
-		if m := topic.Expect(stomp.CmdMessage); len(m.Body) != len(big) {
-			t.Fatalf("%d bytes", len(m.Body))
+	for name, errc := range map[string]<-chan error{"queue": queueDone, "topic": topicDone} {
+		if err := <-errc; err != nil {
+			t.Errorf("%s subscriber: %v", name, err)
 		}
 	}
 }

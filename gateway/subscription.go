@@ -120,7 +120,7 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 	s.subs[id] = sub
 	s.mu.Unlock()
 
-	if err := s.conn.Subscribe(s.ctx, req); err != nil {
+	if err := s.conn.Subscribe(s, req); err != nil {
 		s.mu.Lock()
 		delete(s.subs, id)
 		s.mu.Unlock()
@@ -184,7 +184,7 @@ func (s *session) onUnsubscribe(f *stomp.Frame) *closeReason {
 	s.mu.Lock()
 	delete(s.subs, id)
 	s.mu.Unlock()
-	if err := s.conn.Unsubscribe(s.ctx, id, durable); err != nil {
+	if err := s.conn.Unsubscribe(s, id, durable); err != nil {
 		return s.brokerFailure("unsubscribe", err)
 	}
 	return nil
@@ -414,7 +414,7 @@ func encodeTail(d *broker.Delivery, v stomp.Version) ([]byte, bool) {
 // silently without messages.
 func (s *session) Lost(id string, err error) {
 	defer s.recoverPanic("lost")
-	s.log.Warn().Err(err).Str("subscription", id).Msg("subscription lost")
+	s.log().Warn().Err(err).Str("subscription", id).Msg("subscription lost")
 	s.closeWith(*errServerCancelled(id))
 }
 
@@ -423,9 +423,9 @@ func (s *session) Lost(id string, err error) {
 func (s *session) brokerFailure(op string, err error) *closeReason {
 	r := brokerReason(err)
 	if r.client {
-		s.log.Warn().Err(err).Str("op", op).Msg("broker refused request")
+		s.log().Warn().Err(err).Str("op", op).Msg("broker refused request")
 	} else {
-		s.log.Error().Err(err).Str("op", op).Msg("broker request failed")
+		s.log().Error().Err(err).Str("op", op).Msg("broker request failed")
 	}
 	return r
 }

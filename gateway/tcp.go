@@ -14,27 +14,19 @@ import (
 // straight to the parser, frames go out as they are. Everything else is
 // the same session code as WebSocket.
 type tcpTransport struct {
-	c net.Conn
-	// buf is small and the session's own: a goroutine blocked in Read
-	// holds it, so an idle TCP session costs 1 KiB here.
-	buf     [1024]byte
-	readErr error
+	c    net.Conn
+	sock sockReader // holds no buffer while the client is silent
 }
 
-func (t *tcpTransport) read() ([]byte, error) {
-	if t.readErr != nil {
-		return nil, t.readErr
-	}
-	n, err := t.c.Read(t.buf[:])
-	if n > 0 {
-		t.readErr = err
-		return t.buf[:n], nil
-	}
-	if err == nil {
-		err = errors.New("empty read")
-	}
-	return nil, err
+func newTCPTransport(c net.Conn) *tcpTransport {
+	t := &tcpTransport{c: c}
+	t.sock.init(c)
+	return t
 }
+
+func (t *tcpTransport) read(idleOK bool) ([]byte, error) { return t.sock.next(idleOK) }
+func (t *tcpTransport) idleFD() int                      { return t.sock.fd }
+func (t *tcpTransport) evict()                           { t.sock.evict() }
 
 // writeBatch writes the items' bytes in one write (writev); STOMP over
 // TCP has heart-beats and no pings.
@@ -67,10 +59,13 @@ func (t *tcpTransport) goodbye(_ int, _ string, deadline time.Time) {
 	if cw, ok := t.c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}
-	_ = t.c.SetReadDeadline(deadline)
+	t.sock.setReadDeadline(deadline)
 }
 
-func (t *tcpTransport) close()             { _ = t.c.Close() }
+func (t *tcpTransport) close() {
+	t.sock.release()
+	_ = t.c.Close()
+}
 func (t *tcpTransport) remoteAddr() string { return t.c.RemoteAddr().String() }
 func (t *tcpTransport) name() string       { return "tcp" }
 func (t *tcpTransport) pings() bool        { return false }
@@ -145,7 +140,7 @@ func (srv *Server) handshake(c *tls.Conn, accepted time.Time) {
 // startTCP runs the session of an accepted connection; its CONNECT
 // timeout counts from accepted.
 func (srv *Server) startTCP(c net.Conn, accepted time.Time) {
-	s := newSession(srv, &tcpTransport{c: c}, stomp.V12)
+	s := newSession(srv, newTCPTransport(c), stomp.V12)
 	s.started = accepted
 	s.addr = hostOf(c.RemoteAddr().String())
 	if !srv.add(s) {

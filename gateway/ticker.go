@@ -96,6 +96,9 @@ func (s *session) tick(now, every int64) {
 		s.closeWith(reasonHeartbeat)
 		return
 	}
+	if silent > int64(parkAfter) && !s.parked.Load() && !s.closingNow() {
+		s.t.evict() // the reader parks (park.go)
+	}
 	if out := s.hbOut.Load(); out > 0 && now-s.lastWrite.Load() >= out-every {
 		s.lastWrite.Store(now)
 		s.enqueue(outItem{kind: outHeartbeat})

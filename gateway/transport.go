@@ -1,11 +1,10 @@
 package gateway
 
 import (
-	"io"
-	"sync"
+	"encoding/binary"
+	"net"
+	"strings"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // transport is the byte pipe under a session. WebSocket is one; STOMP over
@@ -14,7 +13,15 @@ import (
 // goroutine.
 type transport interface {
 	// read returns the next inbound bytes, valid until the next call.
-	read() ([]byte, error)
+	// With idleOK, it returns errIdle instead of waiting when nothing has
+	// arrived; it also returns errIdle when evict interrupts it.
+	read(idleOK bool) ([]byte, error)
+	// idleFD is the socket the idle poller watches while the session is
+	// parked (park_linux.go), or -1 when this transport cannot be parked.
+	idleFD() int
+	// evict makes a read that waits for input return errIdle, so the
+	// session's reader can park; it may come from any goroutine.
+	evict()
 	// writeBatch writes items in order by deadline, in as few writes as
 	// it can (batch.go): frames, heart-beats, and the transport's own
 	// keep-alives (pings and pongs, where it has them).
@@ -32,57 +39,57 @@ type transport interface {
 	name() string
 }
 
-// readBufPool holds read buffers; a session takes one only while a
-// WebSocket message is being read, so idle sessions hold none.
-var readBufPool = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
-
-// wsTransport is a transport over a gorilla WebSocket connection.
+// wsTransport is a transport over a WebSocket connection that gorilla
+// upgraded: from there on the gateway reads and writes the socket itself,
+// so nothing is buffered for an idle session (sockread.go, wsread.go) and
+// every frame queued for the client goes out in one write (batch.go).
 type wsTransport struct {
-	c   *websocket.Conn
-	r   io.Reader // current message, nil between messages
-	buf *[]byte
+	sock sockReader
+	dec  wsDecoder
+	err  error // a decoding error that came after the last payload
+	seen func()
+	pong func(data []byte)
 }
 
-// newWSTransport wraps c. Every write to the socket goes through the
-// session's flusher (writeBatch): a ping is answered by queueing a pong
-// (pong), and a close from the peer is answered by the session's own
-// goodbye, so nothing else writes while a batch goes out.
-func newWSTransport(c *websocket.Conn, seen func(), pong func(data []byte)) *wsTransport {
-	t := &wsTransport{c: c}
-	c.SetPingHandler(func(data string) error {
-		seen()
-		pong([]byte(data))
-		return nil
-	})
-	c.SetPongHandler(func(string) error { seen(); return nil })
-	c.SetCloseHandler(func(int, string) error { return nil })
+// newWSTransport reads and writes c, the connection under an upgraded
+// WebSocket. Every write to the socket goes through the session's flusher
+// (writeBatch): a ping is answered by queueing a pong (pong gets its own
+// copy of the payload), and a close from the peer ends reading, which the
+// session answers with its own goodbye, so nothing else writes while a
+// batch goes out. seen is called for pings and pongs, which count as
+// traffic for heart-beats without being STOMP bytes.
+func newWSTransport(c net.Conn, seen func(), pong func(data []byte)) *wsTransport {
+	t := &wsTransport{seen: seen, pong: pong}
+	t.sock.init(c)
 	return t
 }
 
-func (t *wsTransport) read() ([]byte, error) {
+// read returns the next run of message payload (the STOMP bytes), valid
+// until the next call; frame boundaries mean nothing to STOMP, whose
+// parser finds its own.
+func (t *wsTransport) read(idleOK bool) ([]byte, error) {
 	for {
-		if t.r == nil {
-			if t.buf != nil {
-				readBufPool.Put(t.buf)
-				t.buf = nil
-			}
-			_, r, err := t.c.NextReader()
-			if err != nil {
-				return nil, err
-			}
-			t.r = r
-			t.buf = readBufPool.Get().(*[]byte)
+		if t.err != nil {
+			return nil, t.err
 		}
-		n, err := t.r.Read(*t.buf)
-		if err == io.EOF {
-			t.r, err = nil, nil
-		}
+		b, err := t.sock.next(idleOK)
 		if err != nil {
 			return nil, err
 		}
-		if n > 0 {
-			return (*t.buf)[:n], nil
+		// Payload is unmasked in place and moved down over the frame
+		// headers, so it never needs a buffer of its own.
+		w := 0
+		t.err = t.dec.decode(b, func(p []byte) { w += copy(b[w:], p) }, t.control)
+		if w > 0 {
+			return b[:w], nil
 		}
+	}
+}
+
+func (t *wsTransport) control(op byte, payload []byte) {
+	t.seen()
+	if op == wsPing {
+		t.pong(append([]byte(nil), payload...))
 	}
 }
 
@@ -120,22 +127,29 @@ func (t *wsTransport) writeBatch(items []outItem, deadline time.Time) error {
 	// The headers are sliced out of one growing buffer: an append that
 	// moved it left earlier slices on the old array, which still holds
 	// their bytes.
-	return writeBuffers(t.c.NetConn(), bb, deadline)
+	return writeBuffers(t.sock.c, bb, deadline)
 }
 
+// goodbye sends a close frame with code and text (cut to fit a control
+// frame) and bounds further reads by deadline.
 func (t *wsTransport) goodbye(code int, text string, deadline time.Time) {
-	_ = t.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), deadline)
-	_ = t.c.SetReadDeadline(deadline)
+	if len(text) > 123 {
+		text = strings.ToValidUTF8(text[:123], "")
+	}
+	b := appendWSHeader(make([]byte, 0, 4+2+len(text)), wsClose, 2+len(text))
+	b = append(binary.BigEndian.AppendUint16(b, uint16(code)), text...)
+	_ = t.sock.c.SetWriteDeadline(deadline)
+	_, _ = t.sock.c.Write(b)
+	t.sock.setReadDeadline(deadline)
 }
 
 func (t *wsTransport) close() {
-	if t.buf != nil {
-		readBufPool.Put(t.buf)
-		t.buf, t.r = nil, nil
-	}
-	_ = t.c.Close()
+	t.sock.release()
+	_ = t.sock.c.Close()
 }
 
-func (t *wsTransport) remoteAddr() string { return t.c.RemoteAddr().String() }
+func (t *wsTransport) idleFD() int        { return t.sock.fd }
+func (t *wsTransport) evict()             { t.sock.evict() }
+func (t *wsTransport) remoteAddr() string { return t.sock.c.RemoteAddr().String() }
 func (t *wsTransport) name() string       { return "ws" }
 func (t *wsTransport) pings() bool        { return true }

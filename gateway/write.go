@@ -178,7 +178,7 @@ func (s *session) flush() {
 			s.wrote(it)
 			if it.settleSub != "" {
 				if err := s.conn.Ack(it.settleSub, it.settleTag, false); err != nil {
-					s.log.Debug().Err(err).Msg("settling a written delivery")
+					s.debug().Err(err).Msg("settling a written delivery")
 				}
 			}
 		}
@@ -235,7 +235,7 @@ func (s *session) closeWith(r closeReason) {
 	close(s.done)
 	// Whatever the reader waits for on the broker's side (a publish held
 	// back by an alarm, a subscribe) gives up now.
-	s.cancel()
+	s.cancelRequestsLocked()
 	if r.dropQueued {
 		outboundBytes.Add(-int64(s.outBytes))
 		s.outq, s.outBytes = nil, 0
@@ -247,6 +247,8 @@ func (s *session) closeWith(r closeReason) {
 		outboundBytes.Add(int64(errItem.size()))
 	}
 	s.kickLocked()
+	// A parked session needs its reader back to finish (park.go).
+	s.wake()
 }
 
 // errorFrame builds the ERROR frame for r.

@@ -7,8 +7,9 @@ import (
 
 // heartbeater sends the heart-beat EOLs of every session that negotiated
 // them, from one goroutine and one ticker for the whole run: no timer per
-// session. It ticks at the interval CONNECT offers, which is never longer
-// than the negotiated one.
+// session. It ticks at half the interval CONNECT offers (which is never
+// longer than the negotiated one), so a heart-beat late by a busy
+// machine's scheduling is still in time.
 type heartbeater struct {
 	every time.Duration
 	mu    sync.Mutex
@@ -24,7 +25,7 @@ func startHeartbeats(every time.Duration) *heartbeater {
 	if every <= 0 {
 		return nil
 	}
-	h := &heartbeater{every: every, stop: make(chan struct{}), done: make(chan struct{})}
+	h := &heartbeater{every: every / 2, stop: make(chan struct{}), done: make(chan struct{})}
 	go h.run()
 	return h
 }

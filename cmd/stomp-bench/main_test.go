@@ -17,7 +17,7 @@ import (
 // TestMain fails the run when a mode leaves a goroutine behind: a reader
 // whose session was never closed, a publisher, the heart-beat sender.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, gatewaytest.IgnoreIdlePoller)
 }
 
 // startGateway runs a gateway with the embedded broker on a random port

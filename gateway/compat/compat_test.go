@@ -30,7 +30,7 @@ import (
 // TestMain fails the run when a client or the gateway leaves goroutines
 // behind.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, gatewaytest.IgnoreIdlePoller)
 }
 
 // step bounds every single wait of a test: a frame, a receipt, a close.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
 
 	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway"
@@ -333,3 +334,8 @@ func Header(t testing.TB, f *stomp.Frame, key, want string) {
 		t.Errorf("%s header %s = %q (present %v), want %q", f.Command, key, got, ok, want)
 	}
 }
+
+// IgnoreIdlePoller is the goleak option for the one goroutine a gateway
+// keeps for the life of the process: the poller that watches parked
+// sessions' sockets.
+var IgnoreIdlePoller = goleak.IgnoreAnyFunction("github.com/stomp-gateway/stomp-gateway/gateway.(*poller).loop")
