@@ -148,6 +148,10 @@ func (s *session) onSend(f *stomp.Frame, g *confirmGroup) *closeReason {
 		s.seen()
 	}()
 	size := messageSize(headerBytes(m.Headers), m.Body)
+	if s.inflight == nil {
+		// Made at the first SEND: sessions that only subscribe never need it.
+		s.inflight = newInflight(s.srv.cfg.MaxInflight, s.srv.cfg.MaxInflightBytes)
+	}
 	if !s.inflight.acquire(size, s.done) {
 		return nil
 	}

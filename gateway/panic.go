@@ -44,12 +44,10 @@ func (s *session) recoverFlush() {
 	r := reasonInternal
 	s.wmu.Lock()
 	if s.closing == nil {
-		s.closing = &r
-		close(s.done)
+		s.markClosingLocked(&r)
 	}
 	outboundBytes.Add(-int64(s.outBytes))
 	s.outq, s.outBytes = nil, 0
-	s.cancelRequestsLocked()
 	s.wmu.Unlock()
 	mErrors.WithLabelValues(r.message).Inc()
 	deadline := time.Now().Add(s.srv.cfg.WriteTimeout)

@@ -55,7 +55,7 @@ type session struct {
 	paused    atomic.Bool  // reading is held back by broker backpressure
 	parked    atomic.Bool  // no reader goroutine: the idle poller watches the socket
 
-	// Unconfirmed publishes: inflight bounds them (the reader blocks when
+	// Unconfirmed publishes: inflight (made at the first SEND) bounds them (the reader blocks when
 	// it is full), pending lets DISCONNECT wait for them.
 	inflight *inflight
 	pending  sync.WaitGroup
@@ -72,12 +72,12 @@ type session struct {
 	wmu      sync.Mutex // guards the outbound queue and closing
 	outq     []outItem
 	outBytes int
-	room     chan struct{} // a token when the flusher took the queue
+	room     chan struct{} // a token when the flusher took the queue; made when it first fills
 	flushing bool
 	closing  *closeReason
 	writeErr error         // the write that failed, for the end-of-session log
 	done     chan struct{} // closed when closing is set
-	closed   chan struct{} // closed when the close handshake was sent
+	closed   chan struct{} // closed when the close handshake was sent; made with closing
 	afters   []*afterFunc  // run when the session closes (sessionctx.go)
 
 	mBytesIn, mBytesOut prometheus.Counter // this transport's children
@@ -92,10 +92,7 @@ func newSession(srv *Server, t transport, maxVersion stomp.Version) *session {
 		started:    now,
 		maxVersion: maxVersion,
 		parser:     stomp.NewParser(srv.preAuthLimits()),
-		inflight:   newInflight(srv.cfg.MaxInflight, srv.cfg.MaxInflightBytes),
 		done:       make(chan struct{}),
-		room:       make(chan struct{}, 1),
-		closed:     make(chan struct{}),
 	}
 	s.mBytesIn, s.mBytesOut = mBytesIn.WithLabelValues(t.name()), mBytesOut.WithLabelValues(t.name())
 	s.version.Store(int32(stomp.V10))
@@ -155,10 +152,13 @@ func (s *session) serve(resumed bool) {
 func (s *session) finish(reason closeReason, readable bool) {
 	defer s.srv.remove(s)
 	s.closeWith(reason)
+	s.wmu.Lock()
+	closed := s.closed
+	s.wmu.Unlock()
 	// The flusher settles auto-ack deliveries once they are written; the
 	// broker connection closes after it is done, or a client that read its
 	// messages and disconnected would get them again.
-	<-s.closed
+	<-closed
 	if s.conn != nil {
 		if err := s.conn.Close(); err != nil {
 			s.debug().Err(err).Msg("closing broker connection")

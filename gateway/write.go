@@ -67,8 +67,14 @@ func (s *session) enqueue(it outItem) {
 	// into a queue below that, so one large message never is a slow
 	// consumer by itself.
 	for it.kind == outFrame && s.outBytes >= s.srv.cfg.MaxOutboundBytes {
+		if s.room == nil {
+			// Made before the flusher can take the queue, so its token is
+			// not missed; only a session that filled its queue needs it.
+			s.room = make(chan struct{}, 1)
+		}
+		room := s.room
 		s.wmu.Unlock()
-		if !it.held || !s.awaitRoom() {
+		if !it.held || !s.awaitRoom(room) {
 			s.closeWith(reasonSlowConsumer)
 			return
 		}
@@ -89,11 +95,11 @@ func (s *session) enqueue(it outItem) {
 // consumer. Only deliveries the broker holds wait (their prefetch bounds
 // how many), on the broker's goroutine for their consumer, which is
 // backpressure on that consumer alone.
-func (s *session) awaitRoom() bool {
+func (s *session) awaitRoom(room chan struct{}) bool {
 	t := time.NewTimer(s.srv.cfg.WriteTimeout)
 	defer t.Stop()
 	select {
-	case <-s.room:
+	case <-room:
 		return true
 	case <-s.done:
 		return false
@@ -137,18 +143,22 @@ func (s *session) flush() {
 				s.wmu.Unlock()
 				return
 			}
+			closed := s.closed
 			s.wmu.Unlock()
 			s.t.goodbye(reason.code, reason.message, time.Now().Add(time.Second))
-			close(s.closed)
+			close(closed)
 			return
 		}
 		batch, s.outq = s.outq, batch[:0]
 		outboundBytes.Add(-int64(s.outBytes))
 		s.outBytes = 0
+		room := s.room
 		s.wmu.Unlock()
-		select {
-		case s.room <- struct{}{}:
-		default:
+		if room != nil {
+			select {
+			case room <- struct{}{}:
+			default:
+			}
 		}
 
 		// Not one MESSAGE after the credentials expire: the batch ends
@@ -231,11 +241,7 @@ func (s *session) closeWith(r closeReason) {
 		s.wmu.Unlock()
 		return
 	}
-	s.closing = &r
-	close(s.done)
-	// Whatever the reader waits for on the broker's side (a publish held
-	// back by an alarm, a subscribe) gives up now.
-	s.cancelRequestsLocked()
+	s.markClosingLocked(&r)
 	if r.dropQueued {
 		outboundBytes.Add(-int64(s.outBytes))
 		s.outq, s.outBytes = nil, 0
@@ -249,6 +255,16 @@ func (s *session) closeWith(r closeReason) {
 	s.kickLocked()
 	// A parked session needs its reader back to finish (park.go).
 	s.wake()
+}
+
+// markClosingLocked starts closing the session for r; s.wmu is held.
+func (s *session) markClosingLocked(r *closeReason) {
+	s.closing = r
+	s.closed = make(chan struct{}) // made now: an open session needs none
+	close(s.done)
+	// Whatever the reader waits for on the broker's side (a publish held
+	// back by an alarm, a subscribe) gives up now.
+	s.cancelRequestsLocked()
 }
 
 // errorFrame builds the ERROR frame for r.
