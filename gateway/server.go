@@ -18,6 +18,7 @@ import (
 
 	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
 
@@ -36,7 +37,7 @@ var writeBufferPool sync.Pool
 type Server struct {
 	cfg     Config
 	broker  broker.Broker
-	routing broker.Routing
+	rules   routing.Rules
 	auth    auth.Authenticator
 	authz   *auth.Authorizer
 	log     zerolog.Logger
@@ -75,7 +76,7 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authoriz
 	srv := &Server{
 		cfg:      cfg,
 		broker:   b,
-		routing:  b.Routing(),
+		rules:    routing.New(b.Routing()),
 		auth:     a,
 		authz:    authz,
 		log:      log,

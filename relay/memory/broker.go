@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // defaultVHost is the vhost of a session whose CONNECT had no host header,
@@ -15,7 +16,7 @@ const defaultVHost = "/"
 // Broker is an in-memory broker.Broker. Create it with New; it needs no
 // Close unless sessions should be told that it went away.
 type Broker struct {
-	// topicMatch is broker.TopicMatch; tests replace it, before any
+	// topicMatch is routing.TopicMatch; tests replace it, before any
 	// Connect, to hold a publish in the middle of matching.
 	topicMatch func(pattern, key string) bool
 
@@ -50,19 +51,19 @@ func NewWithConfig(cfg Config) *Broker {
 		vhosts:     make(map[string]*vhost),
 		conns:      make(map[*Conn]struct{}),
 		cfg:        cfg,
-		topicMatch: broker.TopicMatch,
+		topicMatch: routing.TopicMatch,
 	}
 }
 
 // Routing implements broker.Broker: amq.topic behind /topic and the
 // configured application prefix.
-func (b *Broker) Routing() broker.Routing {
-	return broker.Routing{TopicExchange: topicExchange, AppPrefix: b.cfg.AppPrefix, AppExchange: b.cfg.AppExchange}
+func (b *Broker) Routing() broker.RoutingConfig {
+	return broker.RoutingConfig{TopicExchange: topicExchange, AppPrefix: b.cfg.AppPrefix, AppExchange: b.cfg.AppExchange}
 }
 
 // appDestination maps an application-prefix destination to the exchange
 // destination it stands for; others are returned unchanged.
-func (b *Broker) appDestination(dest string) string { return b.Routing().Normalize(dest) }
+func (b *Broker) appDestination(dest string) string { return routing.New(b.Routing()).Normalize(dest) }
 
 // Connect opens the broker side of one session. Deliveries and Lost
 // notices go to h, which must be non-nil.

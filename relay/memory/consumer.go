@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // consumer is one subscription of a Conn on one queue: a basic.consume.
@@ -46,7 +47,7 @@ func (cs *consumer) deliver(m *message, out *batch) {
 	}
 	c.post(event{d: &broker.Delivery{
 		Subscription: cs.id,
-		Destination:  broker.FormatDestination(m.exchange, m.key, topicExchange),
+		Destination:  routing.FormatDestination(m.exchange, m.key, topicExchange),
 		Tag:          c.lastTag,
 		Redelivered:  m.redelivered,
 		Settle:       cs.settle,

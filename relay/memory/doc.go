@@ -26,9 +26,9 @@
 // port requires. Queue arguments (x-max-length, x-message-ttl,
 // dead-lettering, x-queue-type, ...), the exclusive header and durable on a
 // /queue are checked on SUBSCRIBE as the relay checks them
-// (broker.ParseQueueOptions) and otherwise ignored; nothing is persisted
+// (routing.ParseQueueOptions) and otherwise ignored; nothing is persisted
 // across processes. Names and keys longer than AMQP's 255 bytes are
-// refused, as broker.ParseDestination refuses them.
+// refused, as routing.ParseDestination refuses them.
 //
 // # Concurrency
 //

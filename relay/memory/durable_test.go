@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 func durableSub(id, dest string, extra ...broker.Header) broker.Subscription {
@@ -142,14 +143,14 @@ func TestOverlongNamesAreRefused(t *testing.T) {
 	t.Parallel()
 	b := newBroker(t)
 	c, r := connect(t, b)
-	long := strings.Repeat("q", broker.MaxNameLen+1)
+	long := strings.Repeat("q", routing.MaxNameLen+1)
 	wantErr(t, c.Subscribe(t.Context(), durableSub("s", "/topic/t", h("x-queue-name", long))), broker.ErrInvalidHeader)
 	wantErr(t, c.Unsubscribe(t.Context(), "s", false), broker.ErrUnknownSubscription)
 	wantErr(t, c.Subscribe(t.Context(), durableSub("s", "/topic/t", h("x-message-ttl", "soon"))), broker.ErrInvalidHeader)
 	subscribe(t, c, durableSub("s", "/topic/t", h("x-queue-name", long[1:])))
 
 	// A key long enough for RabbitMQ 3.x's subscription naming to encode
-	// it as a list (gateway/broker tests that naming) is refused first.
+	// it as a list (gateway/routing tests that naming) is refused first.
 	wantErr(t, c.Subscribe(t.Context(), durableSub("y", "/topic/"+strings.Repeat("a", 70000))), broker.ErrInvalidDestination)
 	wantErr(t, trySend(c, "/pub/"+long, "x"), broker.ErrInvalidDestination)
 	r.none(t)

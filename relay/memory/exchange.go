@@ -12,7 +12,7 @@ type exchangeKind int
 const (
 	kindDirect exchangeKind = iota // binding key == routing key
 	kindFanout                     // every bound queue, keys ignored
-	kindTopic                      // binding key is a pattern (broker.TopicMatch)
+	kindTopic                      // binding key is a pattern (routing.TopicMatch)
 )
 
 // exchange routes published messages to the queues bound to it.

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // Publish routes m as RabbitMQ's STOMP plugin would and calls confirmed(nil)
@@ -20,7 +21,7 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d, err := broker.ParseDestination(c.b.appDestination(m.Destination))
+	d, err := routing.ParseDestination(c.b.appDestination(m.Destination))
 	if err != nil {
 		return err
 	}
@@ -73,24 +74,24 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 
 // publishTarget returns the exchange and routing key for d, declaring a
 // /queue destination's durable queue and checking that what must exist does.
-func (c *Conn) publishTarget(d broker.Destination) (x, key string, err error) {
+func (c *Conn) publishTarget(d routing.Destination) (x, key string, err error) {
 	v := c.vhost
 	switch d.Kind {
-	case broker.KindQueue:
+	case routing.KindQueue:
 		if _, err := v.declare(c, d.Name, queueFlags{}); err != nil {
 			return "", "", err
 		}
 		return defaultExchange, d.Name, nil
-	case broker.KindAMQQueue:
+	case routing.KindAMQQueue:
 		if v.queues[d.Name] == nil {
 			return "", "", errNoQueue(d.Name, v.name)
 		}
 		return defaultExchange, d.Name, nil
-	case broker.KindReplyQueue:
+	case routing.KindReplyQueue:
 		return defaultExchange, d.Name, nil
-	case broker.KindTopic:
+	case routing.KindTopic:
 		return topicExchange, d.Key, nil
-	case broker.KindExchange:
+	case routing.KindExchange:
 		if _, err := v.exchange(d.Name); err != nil {
 			return "", "", err
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // Subscribe registers a consumer for s and passes it, before returning,
@@ -17,7 +18,7 @@ import (
 //     K (a topic exchange binds "#" when there is no K), see
 //     subscriptionQueue.
 //   - Queue-shaping headers are checked as the relay checks them
-//     (broker.ParseQueueOptions): x-queue-name must fit AMQP's 255 bytes,
+//     (routing.ParseQueueOptions): x-queue-name must fit AMQP's 255 bytes,
 //     numeric x-* arguments must be integers.
 //   - /temp-queue/T is refused: temp queues are consumed implicitly, with
 //     subscription ids "/temp-queue/T", so ids with that prefix are refused
@@ -26,14 +27,14 @@ func (c *Conn) Subscribe(ctx context.Context, s broker.Subscription) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d, err := broker.ParseDestination(s.Destination)
+	d, err := routing.ParseDestination(s.Destination)
 	if err != nil {
 		return err
 	}
-	if _, err := broker.ParseQueueOptions(s.Headers); err != nil {
+	if _, err := routing.ParseQueueOptions(s.Headers); err != nil {
 		return err // as the relay refuses them: an x-queue-name too long, a bad x-* number
 	}
-	if d.Kind == broker.KindTempQueue {
+	if d.Kind == routing.KindTempQueue {
 		return fmt.Errorf("%w: /temp-queue destinations cannot be subscribed to, use them in reply-to", broker.ErrInvalidDestination)
 	}
 	if strings.HasPrefix(s.ID, tempQueuePrefix) {
@@ -60,7 +61,7 @@ func (c *Conn) Subscribe(ctx context.Context, s broker.Subscription) error {
 	// it (a queue destination, a durable or named subscription) is settled
 	// once written; a plain topic subscription's own queue goes with it.
 	_, named := broker.HeaderValue(s.Headers, "x-queue-name")
-	ownsQueue := d.Kind == broker.KindTopic || d.Kind == broker.KindExchange
+	ownsQueue := d.Kind == routing.KindTopic || d.Kind == routing.KindExchange
 	settle := s.Ack == broker.AckAuto && (!ownsQueue || durable || named || s.Queue != "")
 	cs := &consumer{conn: c, id: s.ID, q: q, mode: s.Ack, prefetch: s.Prefetch, durable: durable, settle: settle}
 	q.addConsumer(cs)
@@ -71,16 +72,16 @@ func (c *Conn) Subscribe(ctx context.Context, s broker.Subscription) error {
 
 // subscriptionQueue returns the queue a subscription to d consumes and
 // whether it is a durable topic/exchange subscription.
-func (c *Conn) subscriptionQueue(d broker.Destination, s broker.Subscription) (*queue, bool, error) {
+func (c *Conn) subscriptionQueue(d routing.Destination, s broker.Subscription) (*queue, bool, error) {
 	v := c.vhost
 	switch d.Kind {
-	case broker.KindQueue:
+	case routing.KindQueue:
 		q, err := v.declare(c, d.Name, queueFlags{})
 		return q, false, err
-	case broker.KindAMQQueue, broker.KindReplyQueue:
+	case routing.KindAMQQueue, routing.KindReplyQueue:
 		q, err := v.consumable(c, d.Name)
 		return q, false, err
-	case broker.KindTopic:
+	case routing.KindTopic:
 		return c.boundQueue(v.exchanges[topicExchange], d.Key, s)
 	}
 	x, err := v.exchange(d.Name)
@@ -112,7 +113,7 @@ func (c *Conn) boundQueue(x *exchange, key string, s broker.Subscription) (*queu
 	switch {
 	case name != "":
 	case durable:
-		name = broker.SubscriptionQueueName(key, s.ID)
+		name = routing.SubscriptionQueueName(key, s.ID)
 	default:
 		name = randomName("stomp-subscription-")
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // tempQueuePrefix starts a reply-to that asks for a temp queue, and the
@@ -22,7 +23,7 @@ func replyToTemp(hs []broker.Header) (idx int, id string, err error) {
 		if !strings.HasPrefix(h.Value, tempQueuePrefix) {
 			return -1, "", nil
 		}
-		d, err := broker.ParseDestination(h.Value)
+		d, err := routing.ParseDestination(h.Value)
 		if err != nil {
 			return -1, "", fmt.Errorf("reply-to: %w", err)
 		}

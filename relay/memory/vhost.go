@@ -3,7 +3,7 @@ package memory
 import (
 	"strings"
 
-	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // The exchanges RabbitMQ predeclares in every vhost and the STOMP plugin
@@ -110,12 +110,12 @@ func (v *vhost) consumable(c *Conn, name string) (*queue, error) {
 // d's key reaches through bindings, or nil when d names no exchange. It
 // reads a snapshot of the bindings and takes no lock, so a queue may appear
 // more than once and may have been deleted since (see enqueue).
-func (v *vhost) match(d broker.Destination, topicMatch func(pattern, key string) bool) []*queue {
+func (v *vhost) match(d routing.Destination, topicMatch func(pattern, key string) bool) []*queue {
 	var x *exchange
 	switch d.Kind {
-	case broker.KindTopic:
+	case routing.KindTopic:
 		x = v.exchanges[topicExchange]
-	case broker.KindExchange:
+	case routing.KindExchange:
 		x = v.exchanges[d.Name]
 	}
 	if x == nil {
