@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
-	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // consumer is one subscription of a Conn on one queue: a basic.consume.
@@ -47,7 +46,7 @@ func (cs *consumer) deliver(m *message, out *batch) {
 	}
 	c.post(event{d: &broker.Delivery{
 		Subscription: cs.id,
-		Destination:  routing.FormatDestination(m.exchange, m.key, topicExchange),
+		Destination:  c.b.rules.MessageDestination(m.exchange, m.key),
 		Tag:          c.lastTag,
 		Redelivered:  m.redelivered,
 		Settle:       cs.settle,

@@ -130,11 +130,23 @@ func TestRedeclaringWithOtherPropertiesFails(t *testing.T) {
 	wantErr(t, trySend(c, "/queue/mine", "x"), broker.ErrResourceLocked)
 
 	subscribe(t, a, broker.Subscription{ID: "d", Destination: "/topic/t", Headers: []broker.Header{h("durable", "true"), h("x-queue-name", "ad")}})
-	err := trySend(c, "/queue/ad", "x")
+	err := c.Subscribe(t.Context(), broker.Subscription{ID: "q", Destination: "/queue/ad"})
 	wantErr(t, err, broker.ErrPreconditionFailed)
 	if want := "inequivalent arg 'auto_delete' for queue 'ad'"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q does not say %q", err, want)
 	}
+	// A SEND uses an existing queue as it is, as the relay does.
+	send(t, c, "/queue/ad", "x")
+
+	subscribe(t, a, broker.Subscription{ID: "limited", Destination: "/queue/limited", Headers: []broker.Header{h("x-max-length", "10")}})
+	err = c.Subscribe(t.Context(), broker.Subscription{ID: "l", Destination: "/queue/limited", Headers: []broker.Header{h("x-max-length", "20")}})
+	wantErr(t, err, broker.ErrPreconditionFailed)
+	if want := "inequivalent arg 'x-max-length' for queue 'limited' in vhost '/': received the value '20' of type 'long' but current is the value '10' of type 'long'"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not say %q", err, want)
+	}
+	wantErr(t, c.Subscribe(t.Context(), broker.Subscription{ID: "l", Destination: "/queue/limited"}), broker.ErrPreconditionFailed)
+	wantErr(t, c.Subscribe(t.Context(), broker.Subscription{ID: "l", Destination: "/queue/limited", Headers: []broker.Header{h("durable", "false")}}), broker.ErrResourceLocked)
+	subscribe(t, c, broker.Subscription{ID: "l", Destination: "/queue/limited", Headers: []broker.Header{h("x-max-length", "10"), h("x-queue-type", "classic")}})
 }
 
 // x-queue-name is an AMQP queue name: at most 255 bytes, as on RabbitMQ;
