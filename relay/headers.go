@@ -103,13 +103,6 @@ func setTimestamp(p *amqp.Publishing, v string) error {
 	return err
 }
 
-// protocolHeaders are STOMP frame headers that a headers-table entry must
-// not shadow on a MESSAGE: the gateway writes its own.
-var protocolHeaders = []string{
-	"destination", "subscription", "message-id", "redelivered", "ack",
-	"content-length", "receipt", "receipt-id", "transaction",
-}
-
 // deliveryHeaders renders an AMQP delivery's properties and headers table as
 // the headers of a STOMP MESSAGE (without destination, subscription,
 // message-id, redelivered, ack and content-length, which the gateway adds),
@@ -157,7 +150,7 @@ func deliveryHeaders(dst []broker.Header, d *amqp.Delivery) []broker.Header {
 	}
 	props := dst[start:]
 	for _, name := range slices.Sorted(maps.Keys(d.Headers)) {
-		if slices.Contains(protocolHeaders, name) {
+		if routing.IsProtocolHeader(name) {
 			continue
 		}
 		if _, dup := broker.HeaderValue(props, name); dup {

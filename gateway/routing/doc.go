@@ -18,6 +18,7 @@
 //	queue.go        ParseQueueOptions: durable, exclusive, x-* arguments; durable
 //	                subscription queue names
 //	message.go      property headers that must be well formed before a publish
+//	headers.go      MessageHeaders: what a subscriber sees of a publisher's headers
 //	topicmatch.go   TopicMatch, topicindex.go TopicIndex: AMQP topic patterns
 //
 // What a broker does with a plan (declare on RabbitMQ, or in memory) is the

@@ -7,11 +7,13 @@
 //
 // The semantics are not this package's: what a destination is, what a
 // SEND and a SUBSCRIBE declare, bind and consume, with which flags, which
-// headers are valid and how a MESSAGE names where it came from are
-// package routing's (PlanSend, PlanSubscribe, MessageDestination), the
-// same rules the relay follows, under the same broker.RoutingConfig
-// (TOPIC_EXCHANGE, APP_PREFIX, APP_EXCHANGE, SLASH_DESTINATIONS). This
-// package carries the plans out in memory, playing RabbitMQ's part:
+// headers are valid, how a MESSAGE names where it came from and which
+// headers it carries are package routing's (PlanSend, PlanSubscribe,
+// MessageDestination, MessageHeaders), the same rules the relay follows,
+// under the same broker.RoutingConfig (TOPIC_EXCHANGE, APP_PREFIX,
+// APP_EXCHANGE, SLASH_DESTINATIONS). This package carries the plans out
+// in memory, playing RabbitMQ's part (gateway/conformance runs the same
+// conversations against both and expects the same frames):
 //
 //	/queue/Q, Q        declare Q unless it exists (durable unless durable:false),
 //	                   competing consumers

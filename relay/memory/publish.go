@@ -15,10 +15,10 @@ import (
 // RabbitMQ returns it to the relay. A topic nobody subscribes to drops the
 // message and still confirms it.
 //
-// A reply-to of /temp-queue/T is rewritten to the /reply-queue/amq.gen-*
-// destination of this Conn's temp queue T, and any other bare queue name
-// to /reply-queue/<name> (routing.MessageReplyTo), which is how the
-// relay's subscribers see them.
+// Subscribers see the headers as RabbitMQ gives them back to the relay
+// (routing.MessageHeaders): properties first and canonical, a bare
+// reply-to as /reply-queue/<name>. A reply-to of /temp-queue/T becomes
+// the /reply-queue/amq.gen-* destination of this Conn's temp queue T.
 //
 // Headers and body are copied: the caller may reuse m once Publish returns.
 func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(error)) error {
@@ -29,15 +29,12 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 	if err != nil {
 		return err
 	}
-	replyIdx, temp, err := replyTo(m.Headers)
+	temp, err := tempReplyTo(m.Headers)
 	if err != nil {
 		return err
 	}
-	headers := slices.Clone(m.Headers)
+	headers := routing.MessageHeaders(m.Headers)
 	body := slices.Clone(m.Body)
-	if replyIdx >= 0 && !temp {
-		headers[replyIdx].Value = routing.MessageReplyTo(headers[replyIdx].Value)
-	}
 
 	// Matching the key against every binding of an exchange is the part
 	// of a publish whose cost other sessions choose (how many bindings,
@@ -55,13 +52,14 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 		c.b.mu.Unlock()
 		return err
 	}
-	if temp {
-		q, err := c.tempQueue(headers[replyIdx].Value)
+	if temp != "" {
+		i := slices.IndexFunc(headers, func(h broker.Header) bool { return h.Name == "reply-to" })
+		q, err := c.tempQueue(temp)
 		if err != nil {
 			c.b.mu.Unlock()
 			return err
 		}
-		headers[replyIdx].Value = "/reply-queue/" + q.name
+		headers[i].Value = routing.MessageReplyTo(q.name)
 	}
 	if p.Exchange == defaultExchange { // no bindings: the queue named by the key
 		if q := c.vhost.queues[p.Key]; q != nil {

@@ -7,17 +7,19 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
-// replyTo finds the reply-to header of hs (the first) and whether it asks
-// for a temp queue; idx is -1 when there is none. It has no side effect,
-// so Publish can fail before declaring anything.
-func replyTo(hs []broker.Header) (idx int, temp bool, err error) {
-	for i, h := range hs {
-		if h.Name == "reply-to" {
-			temp, err := routing.TempQueueReplyTo(h.Value)
-			return i, temp, err
-		}
+// tempReplyTo returns the reply-to of hs (the first) when it asks for a
+// temp queue (/temp-queue/T), else "". It has no side effect, so Publish
+// can fail before declaring anything.
+func tempReplyTo(hs []broker.Header) (string, error) {
+	v, ok := broker.HeaderValue(hs, "reply-to")
+	if !ok {
+		return "", nil
 	}
-	return -1, false, nil
+	temp, err := routing.TempQueueReplyTo(v)
+	if !temp {
+		return "", err
+	}
+	return v, nil
 }
 
 // tempQueue returns the queue behind reply-to dest (/temp-queue/T),
