@@ -75,6 +75,14 @@ type conformanceCase struct {
 	steps     []step
 }
 
+// sharedConnections is why exclusivity cases run on the embedded broker
+// only, for now: RabbitMQ scopes an exclusive queue to an AMQP
+// connection, and the relay's sessions share their node's connections, so
+// on the relay other sessions of the same node may use a session's
+// exclusive queues (durable:false queues, temp queues): an open gap of
+// the relay, not a difference by design; drop `only` once it is closed.
+const sharedConnections = "not yet on the relay: its sessions share the node's AMQP connections, and RabbitMQ's exclusivity is per connection"
+
 var cases = []conformanceCase{
 	// Destinations, SEND and SUBSCRIBE.
 	{name: "SEND to /queue reaches its subscriber", steps: []step{
@@ -494,6 +502,18 @@ var cases = []conformanceCase{
 			message("a", "body:m2"),
 			message("a", "body:m3"),
 		}},
+	{name: "durable:false makes a /queue exclusive to its session", only: onMemory, why: sharedConnections, steps: []step{
+		subscribe("a", "s", "/queue/{q}", "durable:false"),
+		frame("c", "SUBSCRIBE", "id:s", "destination:/queue/{q}", "durable:false"),
+		errorFrame("c", "resource_locked"),
+	}},
+	{name: "another session cannot consume a temp queue", only: onMemory, why: sharedConnections, steps: []step{
+		subscribe("svc", "s", "/queue/{svc}"),
+		send("caller", "/queue/{svc}", "ping", "reply-to:/temp-queue/r"),
+		message("svc", "body:ping", "reply-to:/reply-queue/amq.gen-*"),
+		subscribeToReplyTo("svc", "steal"),
+		errorFrame("svc", "resource_locked"),
+	}},
 	{name: "NACK requeue:false dead-letters to x-dead-letter-exchange", only: onRabbitMQ,
 		why: "the embedded broker has no dead-lettering", steps: []step{
 			subscribe("dlq", "s", "/exchange/amq.direct/{dead}"),
@@ -852,6 +872,20 @@ func reply(c, body string, hs ...string) step {
 			r.t.Fatalf("%s: no MESSAGE to reply to", c)
 		}
 		r.c(c).Publish(got[len(got)-1].Get("reply-to"), body, r.xs(hs)...)
+	}
+}
+
+// subscribeToReplyTo SUBSCRIBEs client c, as id, to the queue behind the
+// reply-to of the last MESSAGE it got.
+func subscribeToReplyTo(c, id string) step {
+	return func(r *run) {
+		r.t.Helper()
+		got := r.got[c]
+		if len(got) == 0 {
+			r.t.Fatalf("%s: no MESSAGE with a reply-to", c)
+		}
+		q := strings.TrimPrefix(got[len(got)-1].Get("reply-to"), "/reply-queue/")
+		r.c(c).Send(stomp.CmdSubscribe, "id:"+id, "destination:/amq/queue/"+q)
 	}
 }
 
