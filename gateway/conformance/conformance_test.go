@@ -200,6 +200,14 @@ var cases = []conformanceCase{
 		frame("a", "SUBSCRIBE", "id:s", "destination:/exchange/{nope}"),
 		errorFrame("a", "not_found"),
 	}},
+	{name: "queue names starting with amq. are reserved on SUBSCRIBE", steps: []step{
+		frame("a", "SUBSCRIBE", "id:s", "destination:/queue/amq.{q}"),
+		errorFrame("a", "access_refused"),
+	}},
+	{name: "queue names starting with amq. are reserved on SEND", steps: []step{
+		frame("b", "SEND", "destination:/queue/amq.{q}"),
+		errorFrame("b", "access_refused"),
+	}},
 	{name: "RabbitMQ's internal exchanges are refused", steps: []step{
 		frame("a", "SUBSCRIBE", "id:s", "destination:/exchange/amq.rabbitmq.trace/#"),
 		errorFrame("a", "access_refused"),
