@@ -23,9 +23,9 @@ type Broker interface {
 }
 
 // RoutingConfig is what varies in how destinations map onto exchanges and
-// queues. It is plain data: the rules that read it live in package
-// routing, which the gateway and every broker share, so that the port
-// stays free of semantics and nothing here imports them.
+// queues. It is plain data: routing.New turns it into the rules, which
+// the gateway and every broker share. The port holds no semantics, and
+// cannot import them: package routing imports the port.
 type RoutingConfig struct {
 	// TopicExchange is the exchange behind /topic destinations
 	// (RabbitMQ's stomp.default_topic_exchange); "" means amq.topic.
