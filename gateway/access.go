@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -14,13 +13,14 @@ import (
 
 	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // Authorization covers every resource a frame touches, not only its
 // destination header: the queue a subscription really consumes, declares,
 // binds or deletes (x-queue-name, durable subscription queues), where a
 // reply-to sends replies, and dead-letter exchanges. Each is checked as
-// the canonical destination it is (broker.Routing.Canonical: a queue is
+// the canonical destination it is (routing.Rules.Canonical: a queue is
 // always /queue/<name>, whatever form named it), and, for identities that
 // carry RabbitMQ's permissions, as the AMQP operations RabbitMQ's own
 // STOMP plugin would perform.
@@ -37,32 +37,28 @@ const (
 // refresh a user's permissions from the management API).
 const authorizeTimeout = 5 * time.Second
 
-// sendRequest lists what a SEND of headers hs to dest touches.
+// sendRequest lists what a SEND of headers hs to dest touches: what the
+// broker will do with it (routing.Rules.PlanSend), so a SEND the broker
+// would refuse is refused here with the broker's words.
 func (s *session) sendRequest(dest string, hs []broker.Header) (auth.Request, error) {
-	rt := s.srv.routing
+	rt := s.srv.rules
 	var req auth.Request
-	t, err := rt.Resolve(dest)
+	p, err := rt.PlanSend(dest, hs)
 	if err != nil {
 		return req, err
 	}
-	req.Write(rt.Canonical(t))
-	switch t.Kind {
-	case broker.KindQueue:
+	req.Write(rt.Canonical(p.Target))
+	switch p.Kind {
+	case routing.KindQueue:
 		// Declared on first use, as RabbitMQ's plugin does.
-		req.Need(auth.Configure, auth.Queue, t.Name)
+		req.Need(auth.Configure, auth.Queue, p.Declare)
 		req.Need(auth.WritePerm, auth.Exchange, "")
-		opts, err := broker.ParseQueueOptions(hs)
-		if err != nil {
-			return req, err
-		}
-		s.deadLetter(&req, opts, t.Name, t.Name)
-	case broker.KindAMQQueue, broker.KindReplyQueue:
+		s.deadLetter(&req, p.Options, p.Declare, p.Declare)
+	case routing.KindAMQQueue, routing.KindReplyQueue:
 		req.Need(auth.WritePerm, auth.Exchange, "")
-	case broker.KindTopic, broker.KindExchange:
-		req.Need(auth.WritePerm, auth.Exchange, t.Exchange)
-		req.NeedTopic(auth.WritePerm, t.Exchange, t.Key)
-	default:
-		return req, errTempQueueDestination(dest, "SEND")
+	case routing.KindTopic, routing.KindExchange:
+		req.Need(auth.WritePerm, auth.Exchange, p.Exchange)
+		req.NeedTopic(auth.WritePerm, p.Exchange, p.Key)
 	}
 	if rt, ok := broker.HeaderValue(hs, "reply-to"); ok {
 		s.replyTo(&req, rt)
@@ -75,12 +71,12 @@ func (s *session) sendRequest(dest string, hs []broker.Header) (auth.Request, er
 // /temp-queue is the session's own (a server-named queue RabbitMQ's
 // plugin declares and consumes for it).
 func (s *session) replyTo(req *auth.Request, value string) {
-	if strings.HasPrefix(value, tempQueuePrefix) {
+	if strings.HasPrefix(value, routing.TempQueuePrefix) {
 		req.Need(auth.Configure, auth.Queue, sampleTempQueue)
 		req.Need(auth.ReadPerm, auth.Queue, sampleTempQueue)
 		return
 	}
-	rt := s.srv.routing
+	rt := s.srv.rules
 	t, err := rt.ResolveSubscription(value)
 	if err != nil {
 		// Not a destination: rules can only allow it verbatim.
@@ -100,7 +96,7 @@ func (s *session) replyTo(req *auth.Request, value string) {
 // messages: x-dead-letter-exchange with x-dead-letter-routing-key, or
 // with the key the message had (key: the queue's name or binding).
 // RabbitMQ checks read on the queue and write on the exchange.
-func (s *session) deadLetter(req *auth.Request, opts broker.QueueOptions, queue, key string) {
+func (s *session) deadLetter(req *auth.Request, opts routing.QueueOptions, queue, key string) {
 	dlx, ok := opts.Args["x-dead-letter-exchange"].(string)
 	if !ok {
 		return
@@ -108,32 +104,33 @@ func (s *session) deadLetter(req *auth.Request, opts broker.QueueOptions, queue,
 	if k, ok := opts.Args["x-dead-letter-routing-key"].(string); ok {
 		key = k
 	}
-	req.Write(s.srv.routing.ExchangeDestination(dlx, key))
+	req.Write(s.srv.rules.ExchangeDestination(dlx, key))
 	req.Need(auth.ReadPerm, auth.Queue, queue)
 	req.Need(auth.WritePerm, auth.Exchange, dlx)
 }
 
-// subscribeRequest lists what a SUBSCRIBE to t touches; queue is the
-// queue the gateway chose for a topic or exchange subscription ("" when
-// the broker names it) and named says a client or a shared naming scheme
-// chose it, so other sessions may consume it too.
-func (s *session) subscribeRequest(t broker.Target, opts broker.QueueOptions, queue string, named bool) auth.Request {
+// subscribeRequest lists what a SUBSCRIBE planned as p touches; queue is
+// the queue the gateway chose for a topic or exchange subscription (""
+// when the broker names it) and named says a client or a shared naming
+// scheme chose it, so other sessions may consume it too.
+func (s *session) subscribeRequest(p routing.SubscribePlan, queue string, named bool) auth.Request {
 	var req auth.Request
-	req.Read(s.srv.routing.Canonical(t))
+	t, opts := p.Target, p.Options
+	req.Read(s.srv.rules.Canonical(t))
 	switch t.Kind {
-	case broker.KindQueue:
+	case routing.KindQueue:
 		req.Need(auth.Configure, auth.Queue, t.Name)
 		req.Need(auth.ReadPerm, auth.Queue, t.Name)
 		s.deadLetter(&req, opts, t.Name, t.Name)
-	case broker.KindAMQQueue, broker.KindReplyQueue:
+	case routing.KindAMQQueue, routing.KindReplyQueue:
 		req.Need(auth.ReadPerm, auth.Queue, t.Name)
-	case broker.KindTopic, broker.KindExchange:
+	case routing.KindTopic, routing.KindExchange:
 		q := queue
 		if q == "" {
 			q = sampleSubscriptionQueue
 		}
 		if named {
-			req.Read(broker.QueueDestination(q))
+			req.Read(routing.QueueDestination(q))
 		}
 		req.Need(auth.Configure, auth.Queue, q)
 		req.Need(auth.WritePerm, auth.Queue, q)
@@ -152,19 +149,18 @@ func (s *session) subscribeRequest(t broker.Target, opts broker.QueueOptions, qu
 // DURABLE_QUEUE_NAMES=rabbitmq the name is RabbitMQ's (shared by every
 // user with the same id and key, for moving from RabbitMQ's plugin), and
 // rules must allow reading /queue/<name>.
-func (s *session) subscriptionQueue(t broker.Target, opts broker.QueueOptions, id string) (queue string, named bool) {
-	if t.Kind != broker.KindTopic && t.Kind != broker.KindExchange {
-		return "", false
-	}
+func (s *session) subscriptionQueue(p routing.SubscribePlan, id string) (queue string, named bool) {
 	switch {
-	case opts.Name != "":
-		return opts.Name, true
-	case !opts.Durable:
+	case !p.Bind:
+		return "", false
+	case p.Options.Name != "":
+		return p.Options.Name, true
+	case !p.Durable:
 		return "", false
 	case s.srv.cfg.DurableQueueNames == DurableNamesRabbitMQ:
-		return broker.SubscriptionQueueName(t.Key, id), true
+		return routing.SubscriptionQueueName(p.Key, id), true
 	}
-	return DurableSubscriptionQueue(s.ident.User, t.Key, id), false
+	return DurableSubscriptionQueue(s.ident.User, p.Key, id), false
 }
 
 // Durable subscription queue naming schemes (Config.DurableQueueNames).
@@ -206,10 +202,4 @@ func (s *session) authorize(req auth.Request) *closeReason {
 	s.log().Error().Err(err).Msg("authorization unavailable")
 	mAuthFailures.WithLabelValues("unavailable").Inc()
 	return &closeReason{message: "authorization unavailable", body: "Permissions could not be checked; try again later.", code: websocket.CloseTryAgainLater}
-}
-
-// errTempQueueDestination refuses a /temp-queue as a SEND or SUBSCRIBE
-// destination (it is for reply-to only) in RabbitMQ's plugin's words.
-func errTempQueueDestination(dest, cmd string) error {
-	return fmt.Errorf("%w: '%s' is not a valid destination for '%s'\n", broker.ErrInvalidDestination, dest, cmd)
 }

@@ -1,6 +1,12 @@
 // Package gateway serves STOMP 1.0, 1.1 and 1.2 over WebSocket and runs
 // each client's session against a broker.Broker.
 //
+// The packages beside it: gateway/stomp is the frame codec; gateway/broker
+// is the port a broker implements (relay for RabbitMQ, relay/memory
+// embedded); gateway/routing is RabbitMQ's destination semantics, which
+// the gateway applies to authorize what a frame really touches and the
+// brokers apply to carry it out, so all three agree.
+//
 // Goroutines per session:
 //
 //	reader (session.run)   one per session, for its whole life: reads the

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
 
@@ -107,7 +108,7 @@ func (s *session) message(f *stomp.Frame) (*broker.Message, *closeReason) {
 		}
 		m.Headers = append(m.Headers, broker.Header{Name: h.Key, Value: h.Value})
 	}
-	if err := broker.CheckHeaders(m.Headers); err != nil {
+	if err := routing.CheckHeaders(m.Headers); err != nil {
 		return nil, s.brokerFailure("send", err)
 	}
 	req, err := s.sendRequest(dest, m.Headers)

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
 
@@ -73,7 +75,7 @@ func errDurableWithoutID() *closeReason {
 // errInvalidID: a subscription id with the temp queues' prefix. (The
 // plugin says it of UNSUBSCRIBE; a SUBSCRIBE crashes its processor.)
 func errInvalidID(cmd string) *closeReason {
-	return protocolError("Invalid id", fmt.Sprintf("%s 'id' may not start with %s\n", cmd, tempQueuePrefix))
+	return protocolError("Invalid id", fmt.Sprintf("%s 'id' may not start with %s\n", cmd, routing.TempQueuePrefix))
 }
 
 func errMissingDestinationOrID() *closeReason {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
 
@@ -38,7 +39,7 @@ var writeBufferPool sync.Pool
 type Server struct {
 	cfg     Config
 	broker  broker.Broker
-	routing broker.Routing
+	rules   routing.Rules
 	auth    auth.Authenticator
 	authz   *auth.Authorizer
 	log     zerolog.Logger
@@ -78,7 +79,7 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authoriz
 	srv := &Server{
 		cfg:      cfg,
 		broker:   b,
-		routing:  b.Routing(),
+		rules:    routing.New(b.Routing()),
 		auth:     a,
 		authz:    authz,
 		log:      log,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 )
 
@@ -29,10 +30,6 @@ type pendingAck struct {
 	seq uint64 // the session's number for the MESSAGE, in its ack id
 	tag uint64 // the broker's delivery tag
 }
-
-// tempQueuePrefix marks the internal subscriptions that carry replies to a
-// reply-to:/temp-queue/... (the broker names them after the temp queue).
-const tempQueuePrefix = "/temp-queue/"
 
 // subscribeHeaders are SUBSCRIBE headers the gateway consumes itself.
 var subscribeHeaders = map[string]bool{
@@ -54,7 +51,7 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 		// destination.
 		id = dest
 	}
-	if strings.HasPrefix(id, tempQueuePrefix) {
+	if routing.ReservedID(id) {
 		return errInvalidID(f.Command)
 	}
 	mode, ok := ackMode(f.Get(stomp.HdrAck))
@@ -74,25 +71,20 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 	if prefetch <= 0 || prefetch > s.srv.cfg.MaxPrefetch {
 		prefetch = s.srv.cfg.MaxPrefetch
 	}
-	req := broker.Subscription{Destination: dest, Ack: mode, Prefetch: prefetch}
+	req := broker.Subscription{ID: id, Destination: dest, Ack: mode, Prefetch: prefetch}
 	for i, h := range f.Headers {
 		if !subscribeHeaders[h.Key] && !seenBefore(f.Headers[:i], h.Key) {
 			req.Headers = append(req.Headers, broker.Header{Name: h.Key, Value: h.Value})
 		}
 	}
-	t, err := s.srv.routing.ResolveSubscription(dest)
-	if err == nil && t.Kind == broker.KindTempQueue {
-		err = errTempQueueDestination(dest, f.Command)
-	}
+	// What the broker will do with it (the same rules), so a SUBSCRIBE
+	// the broker would refuse is refused here with the broker's words.
+	p, err := s.srv.rules.PlanSubscribe(req)
 	if err != nil {
 		return s.brokerFailure("subscribe", err)
 	}
-	opts, err := broker.ParseQueueOptions(req.Headers)
-	if err != nil {
-		return s.brokerFailure("subscribe", err)
-	}
-	queue, named := s.subscriptionQueue(t, opts, id)
-	if r := s.authorize(s.subscribeRequest(t, opts, queue, named)); r != nil {
+	queue, named := s.subscriptionQueue(p, id)
+	if r := s.authorize(s.subscribeRequest(p, queue, named)); r != nil {
 		return r
 	}
 	// Detached from the frame's header block, which would otherwise stay
@@ -100,7 +92,7 @@ func (s *session) onSubscribe(f *stomp.Frame) *closeReason {
 	id = strings.Clone(id)
 	req.ID, req.Queue = id, queue
 	sub := &subscription{id: id, mode: mode}
-	if opts.Durable {
+	if p.Durable {
 		sub.queue = queue
 	}
 	s.mu.Lock()
@@ -162,7 +154,7 @@ func (s *session) onUnsubscribe(f *stomp.Frame) *closeReason {
 	if !ok {
 		return errMissingDestinationOrID()
 	}
-	if !byDestination && strings.HasPrefix(id, tempQueuePrefix) {
+	if !byDestination && routing.ReservedID(id) {
 		return errInvalidID(f.Command)
 	}
 	durable := f.Get("durable") == "true" || f.Get("persistent") == "true"
@@ -315,7 +307,7 @@ func (s *session) Deliver(d *broker.Delivery) {
 	}
 	s.mu.Lock()
 	sub := s.subs[d.Subscription]
-	if sub == nil && !strings.HasPrefix(d.Subscription, tempQueuePrefix) {
+	if sub == nil && !routing.ReservedID(d.Subscription) {
 		// Unsubscribed while the delivery was on its way; an unsettled
 		// one goes back to the queue when the broker cancels.
 		s.mu.Unlock()

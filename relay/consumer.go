@@ -68,7 +68,7 @@ func (c *consumer) open(conn *amqp.Connection) error {
 	queue := c.pl.queue
 	err := c.l.adminOn(conn, func(ch *amqp.Channel) error {
 		if c.pl.declare {
-			q, err := ch.QueueDeclare(queue, c.pl.durable, c.pl.autoDelete, c.pl.exclusive, false, c.pl.args)
+			q, err := ch.QueueDeclare(queue, c.pl.Durable, c.pl.AutoDelete, c.pl.Exclusive, false, c.pl.args)
 			if err != nil {
 				return err
 			}
@@ -122,7 +122,7 @@ func (c *consumer) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint64)
 		}
 		c.s.h.Deliver(&broker.Delivery{
 			Subscription: c.id,
-			Destination:  c.s.r.messageDestination(d.Exchange, d.RoutingKey),
+			Destination:  c.s.r.rules.MessageDestination(d.Exchange, d.RoutingKey),
 			Tag:          gen<<tagBits | d.DeliveryTag,
 			Redelivered:  d.Redelivered,
 			Settle:       c.pl.settle,
@@ -242,7 +242,7 @@ func (c *consumer) stop(deleteDurable bool) error {
 		_ = sh.ch.Nack(t, false, true)
 	}
 	deleteIt := deleteDurable && c.pl.durableSub
-	if c.pl.exclusive && c.pl.declare && !sh.conn.IsClosed() {
+	if c.pl.Exclusive && c.pl.declare && !sh.conn.IsClosed() {
 		deleteIt = true // else it went with its connection
 	}
 	if !deleteIt {

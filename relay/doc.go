@@ -1,6 +1,10 @@
 // Package relay puts RabbitMQ behind the gateway's broker port, with the
 // destination semantics of RabbitMQ Web-STOMP (see
 // shared/reference/rabbitmq-stomp.md), over a few pooled AMQP connections.
+// The semantics are package routing's, shared with the embedded broker:
+// the relay carries out its plans (PlanSend, PlanSubscribe) in AMQP and
+// translates headers to AMQP properties and back (headers.go), which
+// routing.MessageHeaders states in STOMP terms.
 //
 // Per node and virtual host there are Config.Connections links opened at
 // start (with two or more, half publish and half consume), and consuming

@@ -13,6 +13,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // Node-local fan-out: plain auto-ack, non-durable subscriptions to topics
@@ -22,7 +23,7 @@ import (
 // For a topic exchange (the /topic exchange, amq.topic, the application
 // exchange) the node has one exclusive queue, bound once per distinct
 // binding key its sessions subscribe with. Each delivery is matched
-// against those keys (broker.TopicIndex, as RabbitMQ matches them) and
+// against those keys (routing.TopicIndex, as RabbitMQ matches them) and
 // handed to the local subscribers of every key that matches; the queue
 // received it once, however many keys match. 19,000 sessions each on a
 // topic of its own are one queue with 19,000 bindings, not 19,000 queues.
@@ -74,7 +75,7 @@ type nodeQueue struct {
 
 	mu       sync.RWMutex // guards bindings, index and closed
 	bindings map[string]*binding
-	index    broker.TopicIndex[*binding]
+	index    routing.TopicIndex[*binding]
 	closed   bool // no more joins: a new node queue takes over
 
 	cmu  sync.Mutex // guards the consumer: sh, tag, gen, stopped
@@ -91,7 +92,8 @@ var errNodeQueueGone = errors.New("node queue closed")
 // topicExchange reports whether the node may route exchange x's
 // deliveries itself with topic matching.
 func (r *Relay) topicExchange(x string) bool {
-	return x == r.cfg.TopicExchange || x == "amq.topic" || (x != "" && x == r.cfg.AppExchange)
+	typ, _ := r.rules.ExchangeType(x)
+	return typ == "topic"
 }
 
 // joinFanout adds subscription id of s to the node queue for pl's
@@ -386,7 +388,7 @@ func (nq *nodeQueue) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint6
 		if len(matched) == 0 {
 			continue
 		}
-		dest := nq.r.messageDestination(d.Exchange, d.RoutingKey)
+		dest := nq.r.rules.MessageDestination(d.Exchange, d.RoutingKey)
 		hs := deliveryHeaders(nil, &d)
 		shared := &broker.Shared{}
 		for _, b := range matched {

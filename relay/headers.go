@@ -14,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // publishProp is a STOMP header that sets an AMQP basic property.
@@ -84,7 +85,7 @@ func setPersistent(p *amqp.Publishing, v string) error {
 }
 
 func setPriority(p *amqp.Publishing, v string) error {
-	n, err := broker.ParsePriority(v)
+	n, err := routing.ParsePriority(v)
 	p.Priority = n
 	return err
 }
@@ -93,24 +94,13 @@ func setPriority(p *amqp.Publishing, v string) error {
 // verbatim.
 func setExpiration(p *amqp.Publishing, v string) error {
 	p.Expiration = v
-	return broker.CheckExpiration(v)
+	return routing.CheckExpiration(v)
 }
 
 func setTimestamp(p *amqp.Publishing, v string) error {
-	ts, err := broker.ParseTimestamp(v)
+	ts, err := routing.ParseTimestamp(v)
 	p.Timestamp = ts
 	return err
-}
-
-// replyPrefixes are the reply-to values a STOMP client can SEND to as they
-// are; any other reply-to is a bare queue name.
-var replyPrefixes = []string{"/exchange/", "/topic/", "/queue/", "/amq/queue/", "/reply-queue/", "/temp-queue/"}
-
-// protocolHeaders are STOMP frame headers that a headers-table entry must
-// not shadow on a MESSAGE: the gateway writes its own.
-var protocolHeaders = []string{
-	"destination", "subscription", "message-id", "redelivered", "ack",
-	"content-length", "receipt", "receipt-id", "transaction",
 }
 
 // deliveryHeaders renders an AMQP delivery's properties and headers table as
@@ -146,7 +136,7 @@ func deliveryHeaders(dst []broker.Header, d *amqp.Delivery) []broker.Header {
 		add("priority", strconv.FormatUint(uint64(d.Priority), 10))
 	}
 	add("correlation-id", d.CorrelationId)
-	add("reply-to", replyTo(d.ReplyTo))
+	add("reply-to", routing.MessageReplyTo(d.ReplyTo))
 	add("expiration", d.Expiration)
 	add("amqp-message-id", d.MessageId)
 	if !d.Timestamp.IsZero() {
@@ -160,7 +150,7 @@ func deliveryHeaders(dst []broker.Header, d *amqp.Delivery) []broker.Header {
 	}
 	props := dst[start:]
 	for _, name := range slices.Sorted(maps.Keys(d.Headers)) {
-		if slices.Contains(protocolHeaders, name) {
+		if routing.IsProtocolHeader(name) {
 			continue
 		}
 		if _, dup := broker.HeaderValue(props, name); dup {
@@ -169,19 +159,6 @@ func deliveryHeaders(dst []broker.Header, d *amqp.Delivery) []broker.Header {
 		dst = append(dst, broker.Header{Name: name, Value: tableValue(d.Headers[name])})
 	}
 	return dst
-}
-
-// replyTo returns the STOMP form of an AMQP reply_to.
-func replyTo(v string) string {
-	if v == "" {
-		return ""
-	}
-	for _, p := range replyPrefixes {
-		if strings.HasPrefix(v, p) {
-			return v
-		}
-	}
-	return "/reply-queue/" + v
 }
 
 // tableValue renders one headers-table value as a STOMP header value.

@@ -12,6 +12,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 func hdrs(nameValues ...string) []broker.Header {
@@ -391,25 +392,63 @@ func TestPublishingDeliveryRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("publishing: %v", err)
 			}
-			d := amqp.Delivery{
-				Headers:         p.Headers,
-				ContentType:     p.ContentType,
-				ContentEncoding: p.ContentEncoding,
-				DeliveryMode:    p.DeliveryMode,
-				Priority:        p.Priority,
-				CorrelationId:   p.CorrelationId,
-				ReplyTo:         p.ReplyTo,
-				Expiration:      p.Expiration,
-				MessageId:       p.MessageId,
-				Timestamp:       p.Timestamp,
-				Type:            p.Type,
-				UserId:          p.UserId,
-				AppId:           p.AppId,
-				Body:            p.Body,
-			}
+			d := delivered(p)
 			got := deliveryHeaders(nil, &d)
 			if !reflect.DeepEqual(got, tt.headers) {
 				t.Errorf("round trip =\n%v\nwant\n%v", got, tt.headers)
+			}
+		})
+	}
+}
+
+// delivered is how p comes back from RabbitMQ.
+func delivered(p amqp.Publishing) amqp.Delivery {
+	return amqp.Delivery{
+		Headers:         p.Headers,
+		ContentType:     p.ContentType,
+		ContentEncoding: p.ContentEncoding,
+		DeliveryMode:    p.DeliveryMode,
+		Priority:        p.Priority,
+		CorrelationId:   p.CorrelationId,
+		ReplyTo:         p.ReplyTo,
+		Expiration:      p.Expiration,
+		MessageId:       p.MessageId,
+		Timestamp:       p.Timestamp,
+		Type:            p.Type,
+		UserId:          p.UserId,
+		AppId:           p.AppId,
+		Body:            p.Body,
+	}
+}
+
+// The embedded broker shows a message's headers as routing.MessageHeaders
+// says; the relay's trip through AMQP must say the same.
+func TestRoundTripIsRoutingsMessageHeaders(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		headers []broker.Header
+	}{
+		{"canonical values", hdrs("content-type", "text/plain", "persistent", "true", "priority", "4", "timestamp", "1700000000")},
+		{"values RabbitMQ rewrites", hdrs("persistent", "false", "priority", "05", "timestamp", "0017", "expiration", "060000")},
+		{"priority 0 and empty properties are not shown", hdrs("priority", "0", "content-type", "", "type", "", "x-empty", "")},
+		{"custom headers sorted after the properties", hdrs("zeta", "1", "alpha", "2", "app-id", "shop", "user-id", "bob", "durable", "true")},
+		{"protocol headers are dropped", hdrs("receipt-id", "r", "subscription", "s", "x-a", "1")},
+		{"the first of repeated headers wins", hdrs("x-a", "1", "x-a", "2", "priority", "3", "priority", "4")},
+		{"a bare reply-to reads as a reply queue", hdrs("reply-to", "amq.gen-1")},
+		{"a destination reply-to is kept", hdrs("reply-to", "/topic/replies")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := publishing(tt.headers, nil)
+			if err != nil {
+				t.Fatalf("publishing: %v", err)
+			}
+			d := delivered(p)
+			got, want := deliveryHeaders(nil, &d), routing.MessageHeaders(tt.headers)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("relay shows\n%v\nrouting.MessageHeaders says\n%v", got, want)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // Relay is the RabbitMQ broker behind the gateway. It keeps a few pooled
@@ -28,6 +29,7 @@ type Relay struct {
 	urls   []*url.URL
 	vhosts map[string]bool
 	def    string // the default vhost (the first URL's)
+	rules  routing.Rules
 
 	mu        sync.Mutex
 	pools     map[string]*pool
@@ -58,6 +60,7 @@ func New(cfg Config, log zerolog.Logger) (*Relay, error) {
 	}
 	r := &Relay{cfg: cfg, log: log.With().Str("component", "relay").Logger(), pools: map[string]*pool{}, vhosts: map[string]bool{}, exchanges: map[string]bool{}, quit: make(chan struct{})}
 	r.node = "stomp-gateway." + strings.ToLower(rand.Text()[:10])
+	r.rules = routing.New(cfg.RoutingConfig())
 	for _, raw := range cfg.URLs {
 		u, err := url.Parse(strings.TrimSpace(raw))
 		if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
@@ -398,13 +401,8 @@ func (r *Relay) Close() error {
 // declared (durable topic) when missing; the default exchange and amq.*
 // always exist. Known exchanges are remembered per node.
 func (r *Relay) checkExchange(ctx context.Context, l *link, name string) error {
-	if name == "" || builtinExchanges[name] {
+	if _, standard := routing.StandardExchange(name); name == "" || standard {
 		return nil
-	}
-	if strings.HasPrefix(name, "amq.rabbitmq.") {
-		// Internal exchanges (amq.rabbitmq.trace, .log): publishing to one
-		// is refused with a channel error, so refuse it here.
-		return fmt.Errorf("%w: exchange '%s' is internal to RabbitMQ", broker.ErrAccessRefused, name)
 	}
 	key := l.vhost + "\x00" + name
 	r.mu.Lock()
@@ -429,9 +427,6 @@ func (r *Relay) checkExchange(ctx context.Context, l *link, name string) error {
 	r.mu.Unlock()
 	return nil
 }
-
-// builtinExchanges exist in every RabbitMQ vhost.
-var builtinExchanges = map[string]bool{"amq.direct": true, "amq.fanout": true, "amq.topic": true, "amq.headers": true, "amq.match": true}
 
 // forgetExchange drops a remembered exchange that turned out to be gone.
 func (r *Relay) forgetExchange(vhost, name string) {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // subscriber is one subscription of a session: an own consumer or a place
@@ -58,12 +58,18 @@ func (s *session) Publish(ctx context.Context, m *broker.Message, confirmed func
 		return err
 	}
 	hs := m.Headers
-	if rt, ok := broker.HeaderValue(hs, "reply-to"); ok && strings.HasPrefix(rt, "/temp-queue/") {
-		name, err := s.tempQueue(ctx, rt)
+	if rt, ok := broker.HeaderValue(hs, "reply-to"); ok {
+		temp, err := routing.TempQueueReplyTo(rt)
 		if err != nil {
 			return err
 		}
-		hs = replaceHeader(hs, "reply-to", name)
+		if temp {
+			name, err := s.tempQueue(ctx, rt)
+			if err != nil {
+				return err
+			}
+			hs = replaceHeader(hs, "reply-to", name)
+		}
 	}
 	msg, err := publishing(hs, m.Body)
 	if err != nil {
@@ -97,8 +103,8 @@ func (s *session) prepare(ctx context.Context, t target) error {
 		})
 		if errors.Is(err, broker.ErrNotFound) {
 			err = s.link.withAdmin(ctx, func(ch *amqp.Channel) error {
-				f := queueFlags(t.opts)
-				_, err := ch.QueueDeclare(t.declare, f.durable, f.autoDelete, f.exclusive, false, amqp.Table(t.opts.Args))
+				f := t.flags
+				_, err := ch.QueueDeclare(t.declare, f.Durable, f.AutoDelete, f.Exclusive, false, t.args)
 				return err
 			})
 		}
@@ -133,9 +139,6 @@ func replaceHeader(hs []broker.Header, name, value string) []broker.Header {
 
 // Subscribe implements broker.Conn.
 func (s *session) Subscribe(ctx context.Context, sub broker.Subscription) error {
-	if strings.HasPrefix(sub.ID, "/temp-queue/") {
-		return fmt.Errorf("%w: subscription id '%s' is reserved for temp queues", broker.ErrInvalidDestination, sub.ID)
-	}
 	pl, err := s.r.subscribePlan(sub)
 	if err != nil {
 		return err

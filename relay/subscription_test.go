@@ -10,8 +10,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway"
-	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 	"github.com/stomp-gateway/stomp-gateway/relay/relaytest"
 )
@@ -144,7 +144,7 @@ func TestDurableTopicSubscriptionSurvivesTheSessionAndUnsubscribeDeletesIt(t *te
 	n := relaytest.StartNodeWith(t, cfg)
 	key := rb.Name("alerts")
 	id := "durable-" + rb.Prefix
-	queue := broker.SubscriptionQueueName(key, id)
+	queue := routing.SubscriptionQueueName(key, id)
 	rb.DeleteQueue(queue)
 
 	c := n.Client(t)

@@ -105,7 +105,7 @@ func (t *tempQueue) loop(deliveries <-chan amqp.Delivery) {
 	for d := range deliveries {
 		t.s.h.Deliver(&broker.Delivery{
 			Subscription: t.id,
-			Destination:  t.s.r.messageDestination(d.Exchange, d.RoutingKey),
+			Destination:  t.s.r.rules.MessageDestination(d.Exchange, d.RoutingKey),
 			Redelivered:  d.Redelivered,
 			Headers:      deliveryHeaders(nil, &d),
 			Body:         d.Body,

@@ -256,7 +256,7 @@ func openBroker(cfg relay.Config, log zerolog.Logger) (broker.Broker, error) {
 		return r, nil
 	}
 	log.Warn().Msg("STOMP_GATEWAY_AMQP_URL is empty: using the embedded in-memory broker; messages live in this process only (development use)")
-	return memory.NewWithConfig(memory.Config{AppPrefix: cfg.AppPrefix, AppExchange: cfg.AppExchange}), nil
+	return memory.NewWithConfig(memory.Config{Routing: cfg.RoutingConfig()}), nil
 }
 
 func newLogger(cfg config, w *os.File) (zerolog.Logger, error) {

@@ -17,8 +17,11 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/kelseyhightower/envconfig"
+	"github.com/rs/zerolog"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
+	"github.com/stomp-gateway/stomp-gateway/relay"
 )
 
 func TestHelpPrintsEveryVariable(t *testing.T) {
@@ -54,6 +57,28 @@ func TestDefaultConfigMatchesTheEnvironmentDefaults(t *testing.T) {
 	fromEnv.AllowedOrigins = nil // envconfig turns "" into an empty, non-nil slice
 	if want := gateway.DefaultConfig(); !reflect.DeepEqual(fromEnv, want) {
 		t.Fatalf("envconfig defaults\n%+v\nDefaultConfig\n%+v", fromEnv, want)
+	}
+}
+
+// The embedded broker applies the relay's routing settings, and the
+// rules' defaults are the environment's.
+func TestEmbeddedBrokerRoutesAsTheRelayIsConfigured(t *testing.T) {
+	var cfg relay.Config
+	if err := envconfig.Process("STOMP_GATEWAY_UNSET_PREFIX_FOR_TEST", &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.RoutingConfig(), routing.DefaultConfig(); got != want {
+		t.Fatalf("environment defaults %+v, routing.DefaultConfig %+v", got, want)
+	}
+	cfg.URLs = nil
+	cfg.TopicExchange, cfg.AppPrefix, cfg.AppExchange, cfg.SlashStyle = "events", "/app", "backend", true
+	b, err := openBroker(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got, want := b.Routing(), cfg.RoutingConfig(); got != want {
+		t.Fatalf("embedded broker routes with %+v, want %+v", got, want)
 	}
 }
 

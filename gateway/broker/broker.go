@@ -1,16 +1,7 @@
-// Package broker is the port between the gateway and a message broker.
-//
-// The gateway declares here what it needs from a broker; the RabbitMQ relay
-// (package relay) and the embedded in-memory broker (package relay/memory)
-// implement it. The types are neutral: destinations are STOMP destination
-// strings (parsed by ParseDestination so every implementation agrees on
-// them), messages are headers and a body, never STOMP frames and never AMQP
-// structures.
 package broker
 
 import (
 	"context"
-	"errors"
 	"sync"
 )
 
@@ -22,11 +13,30 @@ type Broker interface {
 	Connect(ctx context.Context, info ConnectInfo, h Handler) (Conn, error)
 	// Ready reports whether the broker can serve sessions now.
 	Ready() bool
-	// Routing says how the broker maps destinations, so authorization
-	// checks what a destination really reaches.
-	Routing() Routing
+	// Routing is the broker's destination mapping (the exchange behind
+	// /topic, the application prefix, slash style), so that the gateway
+	// authorizes what a destination really reaches: it applies the same
+	// rules (package routing) to the same RoutingConfig.
+	Routing() RoutingConfig
 	// Close stops the broker and releases its resources.
 	Close() error
+}
+
+// RoutingConfig is what varies in how destinations map onto exchanges and
+// queues. It is plain data: routing.New turns it into the rules, which
+// the gateway and every broker share. The port holds no semantics, and
+// cannot import them: package routing imports the port.
+type RoutingConfig struct {
+	// TopicExchange is the exchange behind /topic destinations
+	// (RabbitMQ's stomp.default_topic_exchange); "" means amq.topic.
+	TopicExchange string
+	// AppPrefix: SENDs under it go to AppExchange with the rest of the
+	// path as routing key, "/" as "."; "" disables it.
+	AppPrefix   string
+	AppExchange string
+	// Slash translates slash-separated topic and exchange keys
+	// (/topic/chat/room/5) to RabbitMQ's dots (chat.room.5) and back.
+	Slash bool
 }
 
 // ConnectInfo describes the client session a Conn serves.
@@ -163,23 +173,3 @@ func HeaderValue(hs []Header, name string) (string, bool) {
 	}
 	return "", false
 }
-
-// Errors a broker returns, wrapped with detail that is safe to show the
-// client. The gateway maps each to a short ERROR message.
-var (
-	ErrInvalidDestination    = errors.New("invalid destination")
-	ErrInvalidHeader         = errors.New("invalid header")
-	ErrNotFound              = errors.New("not_found")
-	ErrAccessRefused         = errors.New("access_refused")
-	ErrPreconditionFailed    = errors.New("precondition_failed")
-	ErrResourceLocked        = errors.New("resource_locked")
-	ErrUnknownDelivery       = errors.New("unknown delivery tag")
-	ErrUnknownSubscription   = errors.New("unknown subscription")
-	ErrDuplicateSubscription = errors.New("duplicate subscription")
-	ErrNacked                = errors.New("message rejected by broker")
-	// ErrLimit: a bound was reached, the session's own (too many
-	// consumers) or the node's (no AMQP channel left).
-	ErrLimit       = errors.New("resource limit")
-	ErrUnavailable = errors.New("broker unavailable")
-	ErrClosed      = errors.New("broker connection closed")
-)

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // defaultVHost is the vhost of a session whose CONNECT had no host header,
@@ -15,7 +16,7 @@ const defaultVHost = "/"
 // Broker is an in-memory broker.Broker. Create it with New; it needs no
 // Close unless sessions should be told that it went away.
 type Broker struct {
-	// topicMatch is broker.TopicMatch; tests replace it, before any
+	// topicMatch is routing.TopicMatch; tests replace it, before any
 	// Connect, to hold a publish in the middle of matching.
 	topicMatch func(pattern, key string) bool
 
@@ -26,22 +27,24 @@ type Broker struct {
 	closed bool
 	vhosts map[string]*vhost
 	conns  map[*Conn]struct{}
-	cfg    Config
+	rules  routing.Rules // fixed by New
 }
 
 // Config is what the memory broker shares with the relay's configuration.
 type Config struct {
-	// AppPrefix: SENDs under it go to AppExchange (a topic exchange every
-	// vhost has) with the rest of the path as routing key, "/" as ".".
-	AppPrefix   string
-	AppExchange string
+	// Routing is how destinations map (TOPIC_EXCHANGE, APP_PREFIX,
+	// APP_EXCHANGE, SLASH_DESTINATIONS), applied by the same rules as on
+	// the relay. Every vhost has the topic exchange and the application
+	// exchange, as topic exchanges.
+	Routing broker.RoutingConfig
 }
 
 // New returns a running broker with no queues and the relay's default
-// application prefix (/pub to exchange stomp-gateway.app): vhosts, with
-// their standard exchanges, are created when a session first names them.
+// routing (amq.topic behind /topic, /pub to exchange stomp-gateway.app):
+// vhosts, with their standard exchanges, are created when a session first
+// names them.
 func New() *Broker {
-	return NewWithConfig(Config{AppPrefix: "/pub", AppExchange: "stomp-gateway.app"})
+	return NewWithConfig(Config{Routing: routing.DefaultConfig()})
 }
 
 // NewWithConfig is New with cfg.
@@ -49,20 +52,13 @@ func NewWithConfig(cfg Config) *Broker {
 	return &Broker{
 		vhosts:     make(map[string]*vhost),
 		conns:      make(map[*Conn]struct{}),
-		cfg:        cfg,
-		topicMatch: broker.TopicMatch,
+		rules:      routing.New(cfg.Routing),
+		topicMatch: routing.TopicMatch,
 	}
 }
 
-// Routing implements broker.Broker: amq.topic behind /topic and the
-// configured application prefix.
-func (b *Broker) Routing() broker.Routing {
-	return broker.Routing{TopicExchange: topicExchange, AppPrefix: b.cfg.AppPrefix, AppExchange: b.cfg.AppExchange}
-}
-
-// appDestination maps an application-prefix destination to the exchange
-// destination it stands for; others are returned unchanged.
-func (b *Broker) appDestination(dest string) string { return b.Routing().Normalize(dest) }
+// Routing implements broker.Broker.
+func (b *Broker) Routing() broker.RoutingConfig { return b.rules.RoutingConfig }
 
 // Connect opens the broker side of one session. Deliveries and Lost
 // notices go to h, which must be non-nil.
@@ -80,7 +76,7 @@ func (b *Broker) Connect(ctx context.Context, info broker.ConnectInfo, h broker.
 	}
 	v := b.vhosts[info.VHost]
 	if v == nil {
-		v = newVHost(info.VHost, b.cfg.AppExchange)
+		v = newVHost(info.VHost, b.rules)
 		b.vhosts[info.VHost] = v
 	}
 	c := newConn(b, v, info, h)

@@ -20,7 +20,7 @@ type Conn struct {
 	closed  bool
 	lastTag uint64
 	subs    map[string]*consumer // by subscription id
-	temp    map[string]*consumer // reply-to temp queue consumers, by temp-queue id
+	temp    map[string]*consumer // reply-to temp queue consumers, by reply-to (/temp-queue/T)
 	owned   map[*queue]struct{}  // exclusive queues, deleted on Close
 }
 

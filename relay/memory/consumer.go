@@ -46,7 +46,7 @@ func (cs *consumer) deliver(m *message, out *batch) {
 	}
 	c.post(event{d: &broker.Delivery{
 		Subscription: cs.id,
-		Destination:  broker.FormatDestination(m.exchange, m.key, topicExchange),
+		Destination:  c.b.rules.MessageDestination(m.exchange, m.key),
 		Tag:          c.lastTag,
 		Redelivered:  m.redelivered,
 		Settle:       cs.settle,

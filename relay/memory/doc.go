@@ -5,30 +5,47 @@
 //
 // # What it imitates
 //
-// Each vhost has the default exchange ("", direct to a queue by name) and
-// amq.topic, amq.direct and amq.fanout. Destinations map as RabbitMQ's STOMP
-// plugin maps them (DESIGN.md §3.2, reference/rabbitmq-stomp.md §1):
+// The semantics are not this package's: what a destination is, what a
+// SEND and a SUBSCRIBE declare, bind and consume, with which flags, which
+// headers are valid, how a MESSAGE names where it came from and which
+// headers it carries are package routing's (PlanSend, PlanSubscribe,
+// MessageDestination, MessageHeaders), the same rules the relay follows,
+// under the same broker.RoutingConfig (TOPIC_EXCHANGE, APP_PREFIX,
+// APP_EXCHANGE, SLASH_DESTINATIONS). This package carries the plans out
+// in memory, playing RabbitMQ's part (gateway/conformance runs the same
+// conversations against both and expects the same frames):
 //
-//	/queue/Q, Q        declare durable Q, competing consumers
-//	/amq/queue/Q       existing Q only, else not_found
-//	/reply-queue/Q     publish to Q; unroutable messages are dropped
-//	/topic/K           amq.topic with key or pattern K
-//	/exchange/X[/K]    exchange X (not_found if unknown)
-//	/temp-queue/T      only as reply-to: a private amq.gen-* queue
+//	/queue/Q, Q        declare Q unless it exists (durable unless durable:false),
+//	                   competing consumers
+//	/amq/queue/Q       existing Q only: SUBSCRIBE is not_found, SEND not_found
+//	                   through its confirm (mandatory)
+//	/reply-queue/Q     publish to Q (mandatory, as /amq/queue)
+//	/topic/K           the topic exchange with key or pattern K
+//	/exchange/X[/K]    exchange X with K, or "" when there is none (not_found if
+//	                   X is unknown)
+//	/temp-queue/T      only as reply-to: a private amq.gen-* queue whose
+//	                   replies arrive as subscription /temp-queue/T
 //
-// Subscriptions to topics and exchanges get their own queue: private and
-// auto-deleted unless durable (durable:true or persistent:true), in which case
-// it is named as RabbitMQ names it (stomp-subscription-<md5 of key and id>, or
-// x-queue-name) and, with auto-delete:false, survives the session. Acks,
-// NACK requeue (to the front, redelivered), per-subscription prefetch and
-// redelivery of unsettled messages when a Conn closes behave as in RabbitMQ,
-// except that a cumulative ACK settles only its own subscription, as the
-// port requires. Queue arguments (x-max-length, x-message-ttl,
-// dead-lettering, x-queue-type, ...), the exclusive header and durable on a
-// /queue are checked on SUBSCRIBE as the relay checks them
-// (broker.ParseQueueOptions) and otherwise ignored; nothing is persisted
-// across processes. Names and keys longer than AMQP's 255 bytes are
-// refused, as broker.ParseDestination refuses them.
+// Each vhost has the default exchange ("", direct to a queue by name),
+// amq.direct, amq.fanout, amq.topic, amq.headers and amq.match (headers
+// exchanges bound without arguments, which is all STOMP can do, take
+// everything), the configured topic exchange and the application exchange.
+// Declaring behaves as queue.declare: the amq. prefix is refused, another
+// Conn's exclusive queue is resource_locked and a redeclaration with other
+// durable, auto-delete or x-* arguments is precondition_failed, in
+// RabbitMQ's words; a SEND uses an existing queue as it is. Acks, NACK
+// requeue (to the front, redelivered), per-subscription prefetch and
+// redelivery of unsettled messages when a Conn closes behave as in
+// RabbitMQ, except that a cumulative ACK settles only its own
+// subscription, as the port requires.
+//
+// What it does not imitate, by nature: nothing is persisted (durable
+// queues and persistent messages last as long as the process); queue
+// arguments are validated and compared but not enforced (no length
+// limits, TTLs, priorities, dead-lettering, quorum queues or streams);
+// there is one node, so no node-local fan-out is needed (each
+// subscription has its own queue); a session holds at most 64 temp
+// queues (the relay bounds them with its consumers per session).
 //
 // # Concurrency
 //

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 func durableSub(id, dest string, extra ...broker.Header) broker.Subscription {
@@ -129,11 +130,23 @@ func TestRedeclaringWithOtherPropertiesFails(t *testing.T) {
 	wantErr(t, trySend(c, "/queue/mine", "x"), broker.ErrResourceLocked)
 
 	subscribe(t, a, broker.Subscription{ID: "d", Destination: "/topic/t", Headers: []broker.Header{h("durable", "true"), h("x-queue-name", "ad")}})
-	err := trySend(c, "/queue/ad", "x")
+	err := c.Subscribe(t.Context(), broker.Subscription{ID: "q", Destination: "/queue/ad"})
 	wantErr(t, err, broker.ErrPreconditionFailed)
 	if want := "inequivalent arg 'auto_delete' for queue 'ad'"; !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q does not say %q", err, want)
 	}
+	// A SEND uses an existing queue as it is, as the relay does.
+	send(t, c, "/queue/ad", "x")
+
+	subscribe(t, a, broker.Subscription{ID: "limited", Destination: "/queue/limited", Headers: []broker.Header{h("x-max-length", "10")}})
+	err = c.Subscribe(t.Context(), broker.Subscription{ID: "l", Destination: "/queue/limited", Headers: []broker.Header{h("x-max-length", "20")}})
+	wantErr(t, err, broker.ErrPreconditionFailed)
+	if want := "inequivalent arg 'x-max-length' for queue 'limited' in vhost '/': received the value '20' of type 'long' but current is the value '10' of type 'long'"; !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not say %q", err, want)
+	}
+	wantErr(t, c.Subscribe(t.Context(), broker.Subscription{ID: "l", Destination: "/queue/limited"}), broker.ErrPreconditionFailed)
+	wantErr(t, c.Subscribe(t.Context(), broker.Subscription{ID: "l", Destination: "/queue/limited", Headers: []broker.Header{h("durable", "false")}}), broker.ErrResourceLocked)
+	subscribe(t, c, broker.Subscription{ID: "l", Destination: "/queue/limited", Headers: []broker.Header{h("x-max-length", "10"), h("x-queue-type", "classic")}})
 }
 
 // x-queue-name is an AMQP queue name: at most 255 bytes, as on RabbitMQ;
@@ -142,14 +155,14 @@ func TestOverlongNamesAreRefused(t *testing.T) {
 	t.Parallel()
 	b := newBroker(t)
 	c, r := connect(t, b)
-	long := strings.Repeat("q", broker.MaxNameLen+1)
+	long := strings.Repeat("q", routing.MaxNameLen+1)
 	wantErr(t, c.Subscribe(t.Context(), durableSub("s", "/topic/t", h("x-queue-name", long))), broker.ErrInvalidHeader)
 	wantErr(t, c.Unsubscribe(t.Context(), "s", false), broker.ErrUnknownSubscription)
 	wantErr(t, c.Subscribe(t.Context(), durableSub("s", "/topic/t", h("x-message-ttl", "soon"))), broker.ErrInvalidHeader)
 	subscribe(t, c, durableSub("s", "/topic/t", h("x-queue-name", long[1:])))
 
 	// A key long enough for RabbitMQ 3.x's subscription naming to encode
-	// it as a list (gateway/broker tests that naming) is refused first.
+	// it as a list (gateway/routing tests that naming) is refused first.
 	wantErr(t, c.Subscribe(t.Context(), durableSub("y", "/topic/"+strings.Repeat("a", 70000))), broker.ErrInvalidDestination)
 	wantErr(t, trySend(c, "/pub/"+long, "x"), broker.ErrInvalidDestination)
 	r.none(t)

@@ -33,6 +33,23 @@ func errInequivalent(arg, name, vhost string, received, current bool) error {
 		broker.ErrPreconditionFailed, arg, name, vhost, received, current)
 }
 
+// errInequivalentArg: received and current are nil when absent.
+func errInequivalentArg(arg, name, vhost string, received, current any) error {
+	return fmt.Errorf("%w: inequivalent arg '%s' for queue '%s' in vhost '%s': received %s but current is %s",
+		broker.ErrPreconditionFailed, arg, name, vhost, argText(received), argText(current))
+}
+
+// argText writes an argument value as RabbitMQ does in that error.
+func argText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "none"
+	case int64:
+		return fmt.Sprintf("the value '%d' of type 'long'", v)
+	}
+	return fmt.Sprintf("the value '%v' of type 'longstr'", v)
+}
+
 func errReservedName(name string) error {
 	return fmt.Errorf("%w: queue name '%s' contains reserved prefix 'amq.*'", broker.ErrAccessRefused, name)
 }

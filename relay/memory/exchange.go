@@ -12,8 +12,13 @@ type exchangeKind int
 const (
 	kindDirect exchangeKind = iota // binding key == routing key
 	kindFanout                     // every bound queue, keys ignored
-	kindTopic                      // binding key is a pattern (broker.TopicMatch)
+	kindTopic                      // binding key is a pattern (routing.TopicMatch)
 )
+
+// exchangeKinds maps AMQP exchange types to kinds. A headers exchange
+// routes on binding arguments, which STOMP cannot give: bound without
+// any, it takes every message (x-match all of nothing), as a fanout.
+var exchangeKinds = map[string]exchangeKind{"direct": kindDirect, "fanout": kindFanout, "topic": kindTopic, "headers": kindFanout}
 
 // exchange routes published messages to the queues bound to it.
 type exchange struct {

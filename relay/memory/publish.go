@@ -2,40 +2,45 @@ package memory
 
 import (
 	"context"
-	"fmt"
 	"slices"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
-// Publish routes m as RabbitMQ's STOMP plugin would and calls confirmed(nil)
-// once the message sits in every queue it reaches, after Broker.mu is
-// released. A message no queue receives (a /reply-queue whose queue is gone,
-// a topic nobody subscribes to) is dropped and still confirmed, as with
-// mandatory=false. A reply-to of /temp-queue/T is rewritten to the
-// /reply-queue/amq.gen-* destination of this Conn's temp queue T.
+// Publish routes m as routing.Rules.PlanSend says, as the relay does, and
+// calls confirmed once the message sits in every queue it reaches, after
+// Broker.mu is released: with nil, or with a not_found error when a
+// mandatory message (to /amq/queue or /reply-queue) reached no queue, as
+// RabbitMQ returns it to the relay. A topic nobody subscribes to drops the
+// message and still confirms it.
+//
+// Subscribers see the headers as RabbitMQ gives them back to the relay
+// (routing.MessageHeaders): properties first and canonical, a bare
+// reply-to as /reply-queue/<name>. A reply-to of /temp-queue/T becomes
+// the /reply-queue/amq.gen-* destination of this Conn's temp queue T.
 //
 // Headers and body are copied: the caller may reuse m once Publish returns.
 func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d, err := broker.ParseDestination(c.b.appDestination(m.Destination))
+	p, err := c.b.rules.PlanSend(m.Destination, m.Headers)
 	if err != nil {
 		return err
 	}
-	replyIdx, tempID, err := replyToTemp(m.Headers)
+	temp, err := tempReplyTo(m.Headers)
 	if err != nil {
 		return err
 	}
-	headers := slices.Clone(m.Headers)
+	headers := routing.MessageHeaders(m.Headers)
 	body := slices.Clone(m.Body)
 
 	// Matching the key against every binding of an exchange is the part
 	// of a publish whose cost other sessions choose (how many bindings,
 	// which patterns): it reads a snapshot of the bindings and holds up
 	// nobody. The lock is for enqueueing (doc.go).
-	matched := c.vhost.match(d, c.b.topicMatch)
+	matched := c.vhost.match(p.Exchange, p.Key, c.b.topicMatch)
 
 	var out batch
 	c.b.mu.Lock()
@@ -43,58 +48,58 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 		c.b.mu.Unlock()
 		return err
 	}
-	x, key, err := c.publishTarget(d)
-	if err != nil {
+	if err := c.prepare(p); err != nil {
 		c.b.mu.Unlock()
 		return err
 	}
-	if replyIdx >= 0 {
-		q, err := c.tempQueue(tempID)
+	if temp != "" {
+		i := slices.IndexFunc(headers, func(h broker.Header) bool { return h.Name == "reply-to" })
+		q, err := c.tempQueue(temp)
 		if err != nil {
 			c.b.mu.Unlock()
 			return err
 		}
-		headers[replyIdx].Value = "/reply-queue/" + q.name
+		headers[i].Value = routing.MessageReplyTo(q.name)
 	}
-	if x == defaultExchange { // no bindings: the queue named key
-		if q := c.vhost.queues[key]; q != nil {
+	if p.Exchange == defaultExchange { // no bindings: the queue named by the key
+		if q := c.vhost.queues[p.Key]; q != nil {
 			matched = []*queue{q}
 		}
 	}
-	c.vhost.enqueue(matched, message{exchange: x, key: key, headers: headers, body: body}, &out)
+	routed := c.vhost.enqueue(matched, message{exchange: p.Exchange, key: p.Key, headers: headers, body: body}, &out)
 	c.b.mu.Unlock()
 
 	if confirmed != nil {
-		confirmed(nil)
+		if p.Mandatory && !routed {
+			confirmed(errNoQueue(p.Key, c.vhost.name))
+		} else {
+			confirmed(nil)
+		}
 	}
 	out.flush()
 	return nil
 }
 
-// publishTarget returns the exchange and routing key for d, declaring a
-// /queue destination's durable queue and checking that what must exist does.
-func (c *Conn) publishTarget(d broker.Destination) (x, key string, err error) {
+// prepare declares the /queue a SEND declares unless it exists, and
+// checks that the exchange it publishes to exists. An existing queue is
+// used as it is, as the relay's passive declare finds it: only another
+// Conn's exclusive queue is refused.
+func (c *Conn) prepare(p routing.SendPlan) error {
 	v := c.vhost
-	switch d.Kind {
-	case broker.KindQueue:
-		if _, err := v.declare(c, d.Name, queueFlags{}); err != nil {
-			return "", "", err
+	if p.Declare != "" {
+		q := v.queues[p.Declare]
+		if q == nil {
+			_, err := v.declare(c, p.Declare, p.Flags, p.Options.Args)
+			return err
 		}
-		return defaultExchange, d.Name, nil
-	case broker.KindAMQQueue:
-		if v.queues[d.Name] == nil {
-			return "", "", errNoQueue(d.Name, v.name)
+		if q.owner != nil && q.owner != c {
+			return errLocked(q.name, v.name)
 		}
-		return defaultExchange, d.Name, nil
-	case broker.KindReplyQueue:
-		return defaultExchange, d.Name, nil
-	case broker.KindTopic:
-		return topicExchange, d.Key, nil
-	case broker.KindExchange:
-		if _, err := v.exchange(d.Name); err != nil {
-			return "", "", err
-		}
-		return d.Name, d.Key, nil
+		return nil
 	}
-	return "", "", fmt.Errorf("%w: /temp-queue destinations can only be used in reply-to", broker.ErrInvalidDestination)
+	if p.Exchange != defaultExchange {
+		_, err := v.exchange(p.Exchange)
+		return err
+	}
+	return nil
 }

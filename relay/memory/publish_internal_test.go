@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // chanHandler passes deliveries on a channel.
@@ -27,7 +28,7 @@ func parkedMatch(t *testing.T, b *Broker) (matching <-chan struct{}, release fun
 			once.Do(func() { close(parked) })
 			<-gate
 		}
-		return broker.TopicMatch(pattern, key)
+		return routing.TopicMatch(pattern, key)
 	}
 	release = func() { releaseOnce.Do(func() { close(gate) }) }
 	t.Cleanup(release)

@@ -12,8 +12,10 @@ import (
 type queue struct {
 	vhost      *vhost
 	name       string
-	autoDelete bool  // deleted when its last consumer goes
-	owner      *Conn // exclusive owner, nil when any Conn may use it
+	durable    bool           // declared durable: compared on redeclare, never persisted
+	autoDelete bool           // deleted when its last consumer goes
+	owner      *Conn          // exclusive owner, nil when any Conn may use it
+	args       map[string]any // the x-* arguments it was declared with, compared on redeclare
 
 	msgs      []*message // ready, head first
 	seq       uint64     // numbers messages in arrival order

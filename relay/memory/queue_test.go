@@ -2,6 +2,7 @@ package memory_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
@@ -79,11 +80,20 @@ func TestQueueKeepsMessagesUntilSomeoneSubscribes(t *testing.T) {
 	r.none(t)
 }
 
-func TestReplyQueueToMissingQueueIsDroppedButConfirmed(t *testing.T) {
+// A /reply-queue or /amq/queue SEND is mandatory, as on the relay: one
+// that reaches no queue is not lost in silence but not_found, reported
+// through the confirm.
+func TestSendToAMissingQueueIsNotFound(t *testing.T) {
 	t.Parallel()
 	b := newBroker(t)
 	c, r := connect(t, b)
-	send(t, c, "/reply-queue/nobody", "lost")
+	for _, dest := range []string{"/reply-queue/nobody", "/amq/queue/nobody"} {
+		err := trySend(c, dest, "lost")
+		wantErr(t, err, broker.ErrNotFound)
+		if want := "no queue 'nobody' in vhost '/'"; !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s: error %q does not say %q", dest, err, want)
+		}
+	}
 	subscribe(t, c, broker.Subscription{ID: "s", Destination: "/queue/nobody"})
 	r.none(t)
 }

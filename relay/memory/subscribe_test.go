@@ -13,7 +13,7 @@ func TestSubscriptionIDs(t *testing.T) {
 	subscribe(t, c, broker.Subscription{ID: "s", Destination: "/queue/a"})
 	wantErr(t, c.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/b"}), broker.ErrDuplicateSubscription)
 	wantErr(t, c.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/queue/a"}), broker.ErrDuplicateSubscription)
-	wantErr(t, c.Subscribe(t.Context(), broker.Subscription{ID: "/temp-queue/x", Destination: "/queue/a"}), broker.ErrDuplicateSubscription)
+	wantErr(t, c.Subscribe(t.Context(), broker.Subscription{ID: "/temp-queue/x", Destination: "/queue/a"}), broker.ErrInvalidDestination)
 	wantErr(t, c.Unsubscribe(t.Context(), "nope", false), broker.ErrUnknownSubscription)
 	unsubscribe(t, c, "s", false)
 	wantErr(t, c.Unsubscribe(t.Context(), "s", false), broker.ErrUnknownSubscription)

@@ -43,22 +43,28 @@ func TestTempQueueReplyRoundTrip(t *testing.T) {
 	err := service.Subscribe(t.Context(), broker.Subscription{ID: "steal", Destination: "/amq/queue/" + queueName})
 	wantErr(t, err, broker.ErrResourceLocked)
 
-	// Once the requester is gone, replies are dropped but still confirmed.
+	// Once the requester is gone, a reply reaches no queue: not_found,
+	// as RabbitMQ returns it to the relay.
 	if err := requester.Close(); err != nil {
 		t.Fatal(err)
 	}
-	send(t, service, replyTo, "too late")
+	wantErr(t, trySend(service, replyTo, "too late"), broker.ErrNotFound)
 	rq.none(t)
 }
 
-func TestReplyToPassesThroughUnlessTempQueue(t *testing.T) {
+func TestReplyToPassesThroughUnlessTempQueueOrBareName(t *testing.T) {
 	t.Parallel()
 	b := newBroker(t)
 	c, r := connect(t, b)
 	subscribe(t, c, broker.Subscription{ID: "s", Destination: "/queue/q"})
-	send(t, c, "/queue/q", "m", h("reply-to", "/queue/replies"))
-	if v, _ := broker.HeaderValue(r.nextBody(t, "m").Headers, "reply-to"); v != "/queue/replies" {
-		t.Fatalf("reply-to rewritten to %q", v)
+	for _, tc := range []struct{ replyTo, want string }{
+		{"/queue/replies", "/queue/replies"},
+		{"replies", "/reply-queue/replies"}, // as the relay shows an AMQP reply_to
+	} {
+		send(t, c, "/queue/q", "m", h("reply-to", tc.replyTo))
+		if v, _ := broker.HeaderValue(r.nextBody(t, "m").Headers, "reply-to"); v != tc.want {
+			t.Fatalf("reply-to %q shown as %q, want %q", tc.replyTo, v, tc.want)
+		}
 	}
 }
 

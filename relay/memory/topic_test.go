@@ -97,7 +97,7 @@ func TestTopicSubscriptionDoesNotCollectWhileAway(t *testing.T) {
 
 // The attack that stalled the broker: a subscription full of "#" and
 // publishes with 30-word keys. Routing it is now linear in the key
-// (gateway/broker's TestTopicWildcardFloodMatchesInLinearTime bounds the
+// (gateway/routing's TestTopicWildcardFloodMatchesInLinearTime bounds the
 // work; TestSlowTopicMatchDoesNotHoldTheBrokerLock shows matching holds
 // up no other session); here it must still route as AMQP says.
 func TestTopicWildcardFloodIsRoutedAsAMQPSays(t *testing.T) {

@@ -1,18 +1,15 @@
 package memory
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
-	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
-// The exchanges RabbitMQ predeclares in every vhost and the STOMP plugin
-// relies on. Others cannot be created through STOMP, so naming one is
-// not_found, as it is on a fresh RabbitMQ.
-const (
-	defaultExchange = ""
-	topicExchange   = "amq.topic"
-)
+// defaultExchange routes to the queue its routing key names.
+const defaultExchange = ""
 
 // vhost is one RabbitMQ virtual host: its own exchanges and queues, so
 // sessions on different CONNECT hosts never see each other's messages.
@@ -25,19 +22,16 @@ type vhost struct {
 	passes    uint64 // counts enqueue calls, see queue.routed
 }
 
-func newVHost(name, appExchange string) *vhost {
-	v := &vhost{
-		name: name,
-		exchanges: map[string]*exchange{
-			topicExchange: {kind: kindTopic},
-			"amq.direct":  {kind: kindDirect},
-			"amq.fanout":  {kind: kindFanout},
-		},
-		queues: make(map[string]*queue),
-	}
-	if appExchange != "" {
-		// The relay declares it too, as a durable topic exchange.
-		v.exchanges[appExchange] = &exchange{kind: kindTopic}
+// newVHost creates a vhost with the exchanges rules name
+// (routing.Rules.Exchanges): RabbitMQ's standard ones, which exist in
+// every vhost, the topic exchange (on RabbitMQ the operator declares a
+// custom one) and the application exchange (the relay declares it).
+// Exchanges cannot be created through STOMP, so naming any other is
+// not_found, as it is on RabbitMQ when nobody declared it.
+func newVHost(name string, rules routing.Rules) *vhost {
+	v := &vhost{name: name, exchanges: map[string]*exchange{}, queues: make(map[string]*queue)}
+	for x, typ := range rules.Exchanges() {
+		v.exchanges[x] = &exchange{kind: exchangeKinds[typ]}
 	}
 	return v
 }
@@ -52,40 +46,70 @@ func (v *vhost) exchange(name string) (*exchange, error) {
 	return x, nil
 }
 
-// queueFlags are the queue.declare properties the memory broker honours.
-// Durability is no flag of its own: as the STOMP plugin declares them, the
-// transient queues (non-durable subscriptions, temp queues) are exclusive
-// and every other queue is durable. Nothing outlives the process anyway.
-type queueFlags struct {
-	autoDelete bool
-	exclusive  bool // owned by the declaring Conn, deleted when it closes
-}
-
-// declare returns queue name, creating it with fl if absent. Like
-// queue.declare it refuses the reserved amq. prefix, another Conn's
-// exclusive queue and a redeclaration with different properties, so code
-// that passes here does not break on RabbitMQ.
-func (v *vhost) declare(c *Conn, name string, fl queueFlags) (*queue, error) {
+// declare returns queue name, creating it with fl and args if absent.
+// Like queue.declare it refuses the reserved amq. prefix, another Conn's
+// exclusive queue and a redeclaration with other flags or arguments, so
+// code that passes here does not break on RabbitMQ. The arguments are
+// kept for that comparison only: nothing here enforces them (no length
+// limits, TTLs, dead-lettering or queue types), and a durable queue
+// lives no longer than the process.
+func (v *vhost) declare(c *Conn, name string, fl routing.QueueFlags, args map[string]any) (*queue, error) {
 	if strings.HasPrefix(name, "amq.") {
 		return nil, errReservedName(name)
 	}
-	if q := v.queues[name]; q != nil {
-		if (q.owner != nil) != fl.exclusive || (q.owner != nil && q.owner != c) {
-			return nil, errLocked(name, v.name)
-		}
-		if q.autoDelete != fl.autoDelete {
-			return nil, errInequivalent("auto_delete", name, v.name, fl.autoDelete, q.autoDelete)
-		}
-		return q, nil
+	q := v.queues[name]
+	if q == nil {
+		return v.create(c, name, fl, args), nil
 	}
-	return v.create(c, name, fl), nil
+	// RabbitMQ's order (rabbit_amqqueue:assert_equivalence).
+	switch {
+	case (q.owner != nil) != fl.Exclusive || (q.owner != nil && q.owner != c):
+		return nil, errLocked(name, v.name)
+	case q.durable != fl.Durable:
+		return nil, errInequivalent("durable", name, v.name, fl.Durable, q.durable)
+	case q.autoDelete != fl.AutoDelete:
+		return nil, errInequivalent("auto_delete", name, v.name, fl.AutoDelete, q.autoDelete)
+	}
+	if arg, ok := inequivalentArg(q.args, args); ok {
+		return nil, errInequivalentArg(arg, name, v.name, args[arg], q.args[arg])
+	}
+	return q, nil
+}
+
+// inequivalentArg finds a queue argument that a redeclaration gives
+// another value than the queue has (absent counts as a value), as
+// RabbitMQ compares them; an absent x-queue-type is classic.
+func inequivalentArg(current, requested map[string]any) (string, bool) {
+	for _, arg := range slices.Sorted(maps.Keys(current)) {
+		if !argEqual(arg, current[arg], requested[arg]) {
+			return arg, true
+		}
+	}
+	for _, arg := range slices.Sorted(maps.Keys(requested)) {
+		if _, seen := current[arg]; !seen && !argEqual(arg, nil, requested[arg]) {
+			return arg, true
+		}
+	}
+	return "", false
+}
+
+func argEqual(arg string, a, b any) bool {
+	if arg == "x-queue-type" {
+		if a == nil {
+			a = "classic"
+		}
+		if b == nil {
+			b = "classic"
+		}
+	}
+	return a == b
 }
 
 // create adds a new queue; exclusive ones are recorded on their owner so
 // that Conn.Close deletes them.
-func (v *vhost) create(c *Conn, name string, fl queueFlags) *queue {
-	q := &queue{vhost: v, name: name, autoDelete: fl.autoDelete}
-	if fl.exclusive {
+func (v *vhost) create(c *Conn, name string, fl routing.QueueFlags, args map[string]any) *queue {
+	q := &queue{vhost: v, name: name, durable: fl.Durable, autoDelete: fl.AutoDelete, args: args}
+	if fl.Exclusive {
 		q.owner = c
 		c.owned[q] = struct{}{}
 	}
@@ -106,27 +130,22 @@ func (v *vhost) consumable(c *Conn, name string) (*queue, error) {
 	return q, nil
 }
 
-// match returns the queues that a message published to d's exchange with
-// d's key reaches through bindings, or nil when d names no exchange. It
-// reads a snapshot of the bindings and takes no lock, so a queue may appear
-// more than once and may have been deleted since (see enqueue).
-func (v *vhost) match(d broker.Destination, topicMatch func(pattern, key string) bool) []*queue {
-	var x *exchange
-	switch d.Kind {
-	case broker.KindTopic:
-		x = v.exchanges[topicExchange]
-	case broker.KindExchange:
-		x = v.exchanges[d.Name]
+// match returns the queues that a message published to exchange x with
+// routing key key reaches through bindings, or nil when x is the default
+// exchange or unknown. It reads a snapshot of the bindings and takes no
+// lock, so a queue may appear more than once and may have been deleted
+// since (see enqueue).
+func (v *vhost) match(x, key string, topicMatch func(pattern, key string) bool) []*queue {
+	if ex := v.exchanges[x]; ex != nil {
+		return ex.route(key, topicMatch)
 	}
-	if x == nil {
-		return nil
-	}
-	return x.route(d.Key, topicMatch)
+	return nil
 }
 
 // enqueue puts a copy of m in each queue of qs that still exists, once,
-// and hands what it can to consumers. Callers hold Broker.mu.
-func (v *vhost) enqueue(qs []*queue, m message, out *batch) {
+// and hands what it can to consumers; it reports whether any queue took
+// m. Callers hold Broker.mu.
+func (v *vhost) enqueue(qs []*queue, m message, out *batch) (routed bool) {
 	v.passes++
 	for _, q := range qs {
 		if q.deleted || q.routed == v.passes {
@@ -136,5 +155,7 @@ func (v *vhost) enqueue(qs []*queue, m message, out *batch) {
 		cp := m // each queue numbers and flags its own copy
 		q.enqueue(&cp)
 		q.dispatch(out)
+		routed = true
 	}
+	return routed
 }

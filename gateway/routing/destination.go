@@ -1,8 +1,10 @@
-package broker
+package routing
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
 
 // Kind is the type of a destination, as RabbitMQ's STOMP plugin names them.
@@ -37,20 +39,12 @@ const MaxNameLen = 255
 // validTypes is how the ERROR body lists the destination forms.
 const validTypes = "Valid destination types are: /temp-queue, /exchange, /topic, /queue, /amq/queue, /reply-queue/."
 
-// ErrUnknownDestination is a destination of no known form; it is an
-// ErrInvalidDestination too.
-var ErrUnknownDestination error = unknownDestination{}
-
-type unknownDestination struct{}
-
-func (unknownDestination) Error() string        { return "unknown destination" }
-func (unknownDestination) Is(target error) bool { return target == ErrInvalidDestination }
-
 // ParseDestination parses a destination the way RabbitMQ's STOMP plugin
 // does: a bare name is a queue, each path segment has %2F decoded to "/",
-// and anything else is ErrInvalidDestination with a reason that is safe to
-// show the client. So is a queue name, exchange name or routing key longer
-// than MaxNameLen once decoded.
+// and anything else is broker.ErrInvalidDestination (of no known form:
+// broker.ErrUnknownDestination) with a reason that is safe to show the
+// client. So is a queue name, exchange name or routing key longer than
+// MaxNameLen once decoded.
 func ParseDestination(s string) (Destination, error) {
 	d, err := parseDestination(s)
 	if err != nil {
@@ -75,14 +69,14 @@ func ParseDestination(s string) (Destination, error) {
 // checkLen refuses a name that AMQP cannot carry, without echoing it.
 func checkLen(what, name string) error {
 	if len(name) > MaxNameLen {
-		return fmt.Errorf("%w: the %s is %d bytes long, AMQP allows at most %d", ErrInvalidDestination, what, len(name), MaxNameLen)
+		return fmt.Errorf("%w: the %s is %d bytes long, AMQP allows at most %d", broker.ErrInvalidDestination, what, len(name), MaxNameLen)
 	}
 	return nil
 }
 
 func parseDestination(s string) (Destination, error) {
 	if s == "" {
-		return Destination{}, fmt.Errorf("%w: destination cannot be blank", ErrInvalidDestination)
+		return Destination{}, fmt.Errorf("%w: destination cannot be blank", broker.ErrInvalidDestination)
 	}
 	// Split on "/" as rabbit_stomp_processor:parse_endpoint does, so the
 	// same destinations are refused with the same words.
@@ -120,7 +114,7 @@ func parseDestination(s string) (Destination, error) {
 			}
 		}
 	}
-	return Destination{}, fmt.Errorf("%w: '%s' is not a valid destination.\n%s\n", ErrUnknownDestination, s, validTypes)
+	return Destination{}, fmt.Errorf("%w: '%s' is not a valid destination.\n%s\n", broker.ErrUnknownDestination, s, validTypes)
 }
 
 // endpoint is one name of kind k (named typ in errors, as the plugin's
@@ -139,7 +133,7 @@ func invalid(typ string, rest []string) error {
 	if len(rest) > 0 {
 		content = "/" + strings.Join(rest, "/")
 	}
-	return fmt.Errorf("%w: '%s' is not a valid %s destination\n", ErrInvalidDestination, content, typ)
+	return fmt.Errorf("%w: '%s' is not a valid %s destination\n", broker.ErrInvalidDestination, content, typ)
 }
 
 func unescape(s string) string {

@@ -1,37 +1,48 @@
-package broker
+package routing
 
 import (
 	"strings"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
 
-// Routing is how a broker maps STOMP destinations onto exchanges and
-// queues beyond ParseDestination: the exchange behind /topic, the
-// application prefix, and slash-separated topic keys. Both brokers and
-// the gateway's authorization read it, so they agree on what a
-// destination reaches.
-type Routing struct {
-	// TopicExchange is the exchange behind /topic destinations.
-	TopicExchange string
-	// AppPrefix: SENDs under it go to AppExchange with the rest of the
-	// path as routing key, "/" as "."; "" disables it.
-	AppPrefix   string
-	AppExchange string
-	// Slash translates slash-separated topic and exchange keys
-	// (/topic/chat/room/5) to RabbitMQ's dots (chat.room.5) and back.
-	Slash bool
+// Rules are the destination rules of one broker configuration: how SEND
+// and SUBSCRIBE destinations resolve (the exchange behind /topic, the
+// application prefix, slash-separated keys), how authorization rules name
+// what they reach, and how a delivery's origin is written on a MESSAGE.
+// The gateway and both brokers build them from the same
+// broker.RoutingConfig, so they agree on every destination.
+//
+// Rules are a small value, safe to copy and to use from any goroutine.
+type Rules struct {
+	broker.RoutingConfig
 }
 
-// DefaultRouting is RabbitMQ Web-STOMP's routing plus the gateway's
-// default application prefix.
-func DefaultRouting() Routing {
-	return Routing{TopicExchange: "amq.topic", AppPrefix: "/pub", AppExchange: "stomp-gateway.app"}
+// New returns the rules of cfg; an empty TopicExchange is amq.topic, as
+// in RabbitMQ.
+func New(cfg broker.RoutingConfig) Rules {
+	if cfg.TopicExchange == "" {
+		cfg.TopicExchange = DefaultTopicExchange
+	}
+	return Rules{cfg}
+}
+
+// DefaultTopicExchange is the exchange behind /topic unless configured
+// otherwise (RabbitMQ's stomp.default_topic_exchange).
+const DefaultTopicExchange = "amq.topic"
+
+// DefaultConfig is RabbitMQ Web-STOMP's routing plus the gateway's default
+// application prefix (/pub to the exchange stomp-gateway.app): the
+// relay's configuration defaults.
+func DefaultConfig() broker.RoutingConfig {
+	return broker.RoutingConfig{TopicExchange: DefaultTopicExchange, AppPrefix: "/pub", AppExchange: "stomp-gateway.app"}
 }
 
 // Normalize rewrites a SEND destination into the form ParseDestination
 // takes: an application-prefix destination becomes
 // /exchange/<AppExchange>/<key>, and with Slash a topic or exchange key's
 // slashes become dots.
-func (r Routing) Normalize(dest string) string {
+func (r Rules) Normalize(dest string) string {
 	if p := strings.TrimSuffix(r.AppPrefix, "/"); p != "" && r.AppExchange != "" {
 		if rest, ok := strings.CutPrefix(dest, p+"/"); ok && rest != "" {
 			return "/exchange/" + r.AppExchange + "/" + strings.ReplaceAll(rest, "/", ".")
@@ -42,7 +53,7 @@ func (r Routing) Normalize(dest string) string {
 
 // slashes applies the Slash option alone: application destinations are
 // for SEND only, so a SUBSCRIBE never takes the application prefix.
-func (r Routing) slashes(dest string) string {
+func (r Rules) slashes(dest string) string {
 	if !r.Slash {
 		return dest
 	}
@@ -67,17 +78,20 @@ type Target struct {
 	Exchange, Key string
 }
 
-// Resolve normalizes and parses a SEND destination.
-func (r Routing) Resolve(dest string) (Target, error) {
+// Resolve normalizes and parses a SEND destination (PlanSend says what
+// the SEND then does).
+func (r Rules) Resolve(dest string) (Target, error) {
 	return r.resolve(r.Normalize(dest))
 }
 
-// ResolveSubscription normalizes and parses a SUBSCRIBE destination.
-func (r Routing) ResolveSubscription(dest string) (Target, error) {
+// ResolveSubscription normalizes and parses a SUBSCRIBE destination, or a
+// reply-to: the application prefix is for SEND only (PlanSubscribe says
+// what the SUBSCRIBE then does).
+func (r Rules) ResolveSubscription(dest string) (Target, error) {
 	return r.resolve(r.slashes(dest))
 }
 
-func (r Routing) resolve(dest string) (Target, error) {
+func (r Rules) resolve(dest string) (Target, error) {
 	d, err := ParseDestination(dest)
 	if err != nil {
 		return Target{}, err
@@ -106,7 +120,7 @@ func (t Target) IsQueue() bool {
 // is /topic/<key> (also as /exchange/amq.topic/<key>), the application
 // exchange is <AppPrefix>/<key with "/"> and the default exchange
 // (amq.default) is the queue its key names.
-func (r Routing) Canonical(t Target) string {
+func (r Rules) Canonical(t Target) string {
 	switch {
 	case t.IsQueue():
 		return QueueDestination(t.Name)
@@ -121,7 +135,7 @@ func QueueDestination(q string) string { return "/queue/" + escapeName(q) }
 
 // ExchangeDestination is how rules name exchange x with routing or
 // binding key key (see Canonical).
-func (r Routing) ExchangeDestination(x, key string) string {
+func (r Rules) ExchangeDestination(x, key string) string {
 	switch {
 	case x == "" || x == "amq.default":
 		return QueueDestination(key)
@@ -137,7 +151,7 @@ func (r Routing) ExchangeDestination(x, key string) string {
 
 // keyStyle writes a key as clients of this routing write it: escaped,
 // then with Slash its dots as slashes.
-func (r Routing) keyStyle(key string) string {
+func (r Rules) keyStyle(key string) string {
 	k := escapeName(key)
 	if r.Slash {
 		k = strings.ReplaceAll(k, ".", "/")
@@ -169,3 +183,19 @@ func escapeName(s string) string {
 }
 
 func needsEscape(c rune) bool { return c == '/' || c == '%' || c <= ' ' || c == 0x7f }
+
+// MessageDestination is the MESSAGE destination of a delivery published to
+// exchange with routing key key: FormatDestination's, with Slash the key's
+// dots as slashes, so that a client reads back what it subscribed to
+// (/topic/chat/room/5, /exchange/amq.direct/a/b). Queue names (the
+// default exchange's keys) keep their dots.
+func (r Rules) MessageDestination(exchange, key string) string {
+	if !r.Slash || exchange == "" || key == "" {
+		return FormatDestination(exchange, key, r.TopicExchange)
+	}
+	k := strings.ReplaceAll(escape(key), ".", "/")
+	if exchange == r.TopicExchange {
+		return "/topic/" + k
+	}
+	return "/exchange/" + escape(exchange) + "/" + k
+}

@@ -1,4 +1,4 @@
-package broker
+package routing
 
 import (
 	"fmt"
@@ -403,7 +403,7 @@ func benchIndex() *TopicIndex[int] {
 	return x
 }
 
-// go test -run '^$' -bench TopicIndex ./gateway/broker/
+// go test -run '^$' -bench TopicIndex ./gateway/routing/
 func BenchmarkTopicIndexMatch(b *testing.B) {
 	x := benchIndex()
 	cases := []struct{ name, key string }{

@@ -1,6 +1,6 @@
-//go:build !race
+//go:build race
 
-package broker
+package routing
 
 // raceEnabled is set when the race detector runs, which drops sync.Pool items at random.
-const raceEnabled = false
+const raceEnabled = true

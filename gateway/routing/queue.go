@@ -1,4 +1,4 @@
-package broker
+package routing
 
 import (
 	"crypto/md5"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
 
 // QueueOptions are the headers that shape the queue behind a destination,
@@ -45,8 +47,8 @@ var queueArgs = map[string]bool{
 
 // ParseQueueOptions reads the queue-shaping headers from hs. A numeric
 // argument that is not an integer, or an x-queue-name longer than
-// MaxNameLen, is an error wrapping ErrInvalidHeader.
-func ParseQueueOptions(hs []Header) (QueueOptions, error) {
+// MaxNameLen, is an error wrapping broker.ErrInvalidHeader.
+func ParseQueueOptions(hs []broker.Header) (QueueOptions, error) {
 	var o QueueOptions
 	seen := map[string]bool{}
 	for _, h := range hs {
@@ -70,7 +72,7 @@ func ParseQueueOptions(hs []Header) (QueueOptions, error) {
 			}
 		case "x-queue-name":
 			if len(v) > MaxNameLen {
-				return o, fmt.Errorf("%w: x-queue-name is %d bytes long, AMQP allows at most %d", ErrInvalidHeader, len(v), MaxNameLen)
+				return o, fmt.Errorf("%w: x-queue-name is %d bytes long, AMQP allows at most %d", broker.ErrInvalidHeader, len(v), MaxNameLen)
 			}
 			o.Name = v
 		case "x-stream-offset":
@@ -93,7 +95,7 @@ func ParseQueueOptions(hs []Header) (QueueOptions, error) {
 			}
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
-				return o, fmt.Errorf("%w: %s must be an integer, not %q", ErrInvalidHeader, h.Name, v)
+				return o, fmt.Errorf("%w: %s must be an integer, not %q", broker.ErrInvalidHeader, h.Name, v)
 			}
 			o.Args[h.Name] = n
 		}
@@ -122,13 +124,13 @@ func streamOffset(v string) (any, error) {
 	if ts, ok := strings.CutPrefix(v, "timestamp="); ok {
 		n, err := strconv.ParseInt(ts, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("%w: x-stream-offset timestamp %q is not unix seconds", ErrInvalidHeader, ts)
+			return nil, fmt.Errorf("%w: x-stream-offset timestamp %q is not unix seconds", broker.ErrInvalidHeader, ts)
 		}
 		return time.Unix(n, 0), nil
 	}
 	n, err := strconv.ParseInt(strings.TrimPrefix(v, "offset="), 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("%w: x-stream-offset %q is not first, last, next, offset=N or timestamp=T", ErrInvalidHeader, v)
+		return nil, fmt.Errorf("%w: x-stream-offset %q is not first, last, next, offset=N or timestamp=T", broker.ErrInvalidHeader, v)
 	}
 	return n, nil
 }

@@ -1,10 +1,12 @@
-package broker
+package routing
 
 import (
 	"fmt"
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
 
 // Message property headers whose values must be well formed: the same
@@ -20,7 +22,7 @@ const MaxExpiration = math.MaxUint32
 func ParsePriority(v string) (uint8, error) {
 	n, err := strconv.ParseUint(v, 10, 8)
 	if err != nil {
-		return 0, fmt.Errorf("%w: priority must be an integer from 0 to 255", ErrInvalidHeader)
+		return 0, fmt.Errorf("%w: priority must be an integer from 0 to 255", broker.ErrInvalidHeader)
 	}
 	return uint8(n), nil
 }
@@ -30,7 +32,7 @@ func ParsePriority(v string) (uint8, error) {
 func CheckExpiration(v string) error {
 	n, err := strconv.ParseUint(v, 10, 64)
 	if err != nil || n > MaxExpiration {
-		return fmt.Errorf("%w: expiration must be a number of milliseconds from 0 to %d", ErrInvalidHeader, uint64(MaxExpiration))
+		return fmt.Errorf("%w: expiration must be a number of milliseconds from 0 to %d", broker.ErrInvalidHeader, uint64(MaxExpiration))
 	}
 	return nil
 }
@@ -39,14 +41,14 @@ func CheckExpiration(v string) error {
 func ParseTimestamp(v string) (time.Time, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 {
-		return time.Time{}, fmt.Errorf("%w: timestamp must be a non-negative integer of seconds since 1970", ErrInvalidHeader)
+		return time.Time{}, fmt.Errorf("%w: timestamp must be a non-negative integer of seconds since 1970", broker.ErrInvalidHeader)
 	}
 	return time.Unix(n, 0), nil
 }
 
 // CheckHeaders checks the first occurrence of each property header of a
 // message; nil when all are well formed.
-func CheckHeaders(hs []Header) error {
+func CheckHeaders(hs []broker.Header) error {
 	var seen [3]bool
 	for _, h := range hs {
 		var err error

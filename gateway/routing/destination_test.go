@@ -1,4 +1,4 @@
-package broker_test
+package routing_test
 
 import (
 	"errors"
@@ -6,27 +6,28 @@ import (
 	"testing"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 func TestParseDestinationAsRabbitMQDoes(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		in   string
-		want broker.Destination
+		want routing.Destination
 	}{
-		{"orders", broker.Destination{Kind: broker.KindQueue, Name: "orders"}},
-		{"/queue/orders", broker.Destination{Kind: broker.KindQueue, Name: "orders"}},
-		{"/queue/a%2Fb", broker.Destination{Kind: broker.KindQueue, Name: "a/b"}},
-		{"/amq/queue/existing", broker.Destination{Kind: broker.KindAMQQueue, Name: "existing"}},
-		{"/topic/chat.room.5", broker.Destination{Kind: broker.KindTopic, Key: "chat.room.5"}},
-		{"/topic/chat.*.#", broker.Destination{Kind: broker.KindTopic, Key: "chat.*.#"}},
-		{"/exchange/amq.fanout", broker.Destination{Kind: broker.KindExchange, Name: "amq.fanout"}},
-		{"/exchange/logs/app.error", broker.Destination{Kind: broker.KindExchange, Name: "logs", Key: "app.error"}},
-		{"/temp-queue/replies", broker.Destination{Kind: broker.KindTempQueue, Name: "replies"}},
-		{"/reply-queue/amq.gen-x/y", broker.Destination{Kind: broker.KindReplyQueue, Name: "amq.gen-x/y"}},
+		{"orders", routing.Destination{Kind: routing.KindQueue, Name: "orders"}},
+		{"/queue/orders", routing.Destination{Kind: routing.KindQueue, Name: "orders"}},
+		{"/queue/a%2Fb", routing.Destination{Kind: routing.KindQueue, Name: "a/b"}},
+		{"/amq/queue/existing", routing.Destination{Kind: routing.KindAMQQueue, Name: "existing"}},
+		{"/topic/chat.room.5", routing.Destination{Kind: routing.KindTopic, Key: "chat.room.5"}},
+		{"/topic/chat.*.#", routing.Destination{Kind: routing.KindTopic, Key: "chat.*.#"}},
+		{"/exchange/amq.fanout", routing.Destination{Kind: routing.KindExchange, Name: "amq.fanout"}},
+		{"/exchange/logs/app.error", routing.Destination{Kind: routing.KindExchange, Name: "logs", Key: "app.error"}},
+		{"/temp-queue/replies", routing.Destination{Kind: routing.KindTempQueue, Name: "replies"}},
+		{"/reply-queue/amq.gen-x/y", routing.Destination{Kind: routing.KindReplyQueue, Name: "amq.gen-x/y"}},
 	}
 	for _, tc := range cases {
-		got, err := broker.ParseDestination(tc.in)
+		got, err := routing.ParseDestination(tc.in)
 		if err != nil || got != tc.want {
 			t.Errorf("%q: got %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
@@ -36,7 +37,7 @@ func TestParseDestinationAsRabbitMQDoes(t *testing.T) {
 func TestInvalidDestinationsAreRefusedWithAReason(t *testing.T) {
 	t.Parallel()
 	for _, in := range []string{"", "/queue", "/queue/", "/queue/a/b", "/topic/a/b", "/exchange//k", "/exchange/x/a/b", "/nowhere/x", "/amq/queue/"} {
-		_, err := broker.ParseDestination(in)
+		_, err := routing.ParseDestination(in)
 		if !errors.Is(err, broker.ErrInvalidDestination) {
 			t.Errorf("%q: got %v, want ErrInvalidDestination", in, err)
 		}
@@ -52,7 +53,7 @@ func TestFormatDestinationEscapesNames(t *testing.T) {
 		{"logs", "a/b%", "/exchange/logs/a%2Fb%25"},
 	}
 	for _, tc := range cases {
-		if got := broker.FormatDestination(tc.ex, tc.key, "amq.topic"); got != tc.want {
+		if got := routing.FormatDestination(tc.ex, tc.key, "amq.topic"); got != tc.want {
 			t.Errorf("(%q, %q): got %q, want %q", tc.ex, tc.key, got, tc.want)
 		}
 	}
@@ -74,7 +75,7 @@ func TestTopicMatch(t *testing.T) {
 		{"*.room.*", "chat.room", false},
 	}
 	for _, tc := range cases {
-		if got := broker.TopicMatch(tc.pattern, tc.key); got != tc.want {
+		if got := routing.TopicMatch(tc.pattern, tc.key); got != tc.want {
 			t.Errorf("TopicMatch(%q, %q) = %v", tc.pattern, tc.key, got)
 		}
 	}
@@ -85,7 +86,7 @@ func TestTopicMatch(t *testing.T) {
 // sees it. The limit is on the decoded name.
 func TestOverlongNamesAreRefusedAsAMQPDoes(t *testing.T) {
 	t.Parallel()
-	long, max := strings.Repeat("a", broker.MaxNameLen+1), strings.Repeat("a", broker.MaxNameLen)
+	long, max := strings.Repeat("a", routing.MaxNameLen+1), strings.Repeat("a", routing.MaxNameLen)
 	cases := []struct {
 		name, dest string
 		reason     string // "" when the destination is valid
@@ -103,7 +104,7 @@ func TestOverlongNamesAreRefusedAsAMQPDoes(t *testing.T) {
 		{"decoded name over the limit", "/queue/" + strings.Repeat("%2F", 256), "queue name is 256 bytes long"},
 	}
 	for _, tc := range cases {
-		_, err := broker.ParseDestination(tc.dest)
+		_, err := routing.ParseDestination(tc.dest)
 		switch {
 		case tc.reason == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)

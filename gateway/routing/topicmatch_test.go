@@ -1,4 +1,4 @@
-package broker
+package routing
 
 import (
 	"math/rand/v2"
@@ -166,7 +166,7 @@ func TestTopicMatchDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// go test -run '^$' -bench TopicMatch ./gateway/broker/
+// go test -run '^$' -bench TopicMatch ./gateway/routing/
 func BenchmarkTopicMatch(b *testing.B) {
 	for _, bc := range []struct{ name, pattern, key string }{
 		{"exact", "chat.room.5", "chat.room.5"},

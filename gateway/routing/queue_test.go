@@ -1,4 +1,4 @@
-package broker_test
+package routing_test
 
 import (
 	"errors"
@@ -6,16 +6,17 @@ import (
 	"testing"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 func TestXQueueNameIsAnAMQPShortString(t *testing.T) {
 	t.Parallel()
-	max := strings.Repeat("q", broker.MaxNameLen)
-	o, err := broker.ParseQueueOptions([]broker.Header{{Name: "x-queue-name", Value: max}})
+	max := strings.Repeat("q", routing.MaxNameLen)
+	o, err := routing.ParseQueueOptions([]broker.Header{{Name: "x-queue-name", Value: max}})
 	if err != nil || o.Name != max {
 		t.Fatalf("a 255-byte x-queue-name: got %q, %v", o.Name, err)
 	}
-	_, err = broker.ParseQueueOptions([]broker.Header{{Name: "x-queue-name", Value: max + "q"}})
+	_, err = routing.ParseQueueOptions([]broker.Header{{Name: "x-queue-name", Value: max + "q"}})
 	if !errors.Is(err, broker.ErrInvalidHeader) || !strings.Contains(err.Error(), "x-queue-name is 256 bytes long") {
 		t.Fatalf("a 256-byte x-queue-name: got %v, want ErrInvalidHeader saying how long it is", err)
 	}
@@ -32,7 +33,7 @@ func TestSubscriptionQueueNameAsRabbitMQ(t *testing.T) {
 		{"k", strings.Repeat("b", 70000), "stomp-subscription-dfbIikDvAFVtpssI7hatEw"},
 	}
 	for _, tc := range cases {
-		if got := broker.SubscriptionQueueName(tc.key, tc.id); got != tc.want {
+		if got := routing.SubscriptionQueueName(tc.key, tc.id); got != tc.want {
 			t.Errorf("key of %d bytes, id %q: got %s, want %s", len(tc.key), tc.id, got, tc.want)
 		}
 	}
