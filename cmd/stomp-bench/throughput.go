@@ -44,6 +44,7 @@ func throughputFlags(fs *flag.FlagSet) func(*env) (outcome, error) {
 // throughputResult is what the throughput mode measured. Rates are over
 // the measured -duration; counts cover the whole run, warmup included.
 type throughputResult struct {
+	Protocol           string        `json:"protocol"` // stomp, or amqp for amqp-throughput
 	Dest               string        `json:"dest"`
 	Shape              string        `json:"shape"`
 	Publishers         int           `json:"publishers"`
@@ -79,7 +80,7 @@ func (o *throughputOptions) run(e *env) (outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &throughputResult{Dest: o.dest, Shape: shape(o.dest), Publishers: o.publishers, Subscribers: o.subscribers, Size: o.size, Receipts: o.receipts, Ack: o.ack}
+	r := &throughputResult{Protocol: "stomp", Dest: o.dest, Shape: shape(o.dest), Publishers: o.publishers, Subscribers: o.subscribers, Size: o.size, Receipts: o.receipts, Ack: o.ack}
 	s := &stream{pay: newPayloads(o.size), clientAck: o.ack != "auto"}
 	var fails failures
 	e.prog.set(func() string { return "opening sessions" })
@@ -159,12 +160,16 @@ func (s *stream) publishUntil(p *publisher, dest string, stop chan struct{}) {
 }
 
 func (r *throughputResult) rows() []row {
+	confirmedBy, confirmedLabel := "receipts", "confirmed (RECEIPT)"
+	if r.Protocol == "amqp" {
+		confirmedBy, confirmedLabel = "confirms", "confirmed (publisher confirms)"
+	}
 	rows := []row{
 		{"destination", r.Dest},
 		{"shape", r.Shape},
 		{"publishers / subscribers", fmt.Sprintf("%d / %d", r.Publishers, r.Subscribers)},
 		{"message size", fmt.Sprintf("%d bytes", r.Size)},
-		{"receipts / ack", fmt.Sprintf("%v / %s", r.Receipts, r.Ack)},
+		{confirmedBy + " / ack", fmt.Sprintf("%v / %s", r.Receipts, r.Ack)},
 	}
 	rows = append(rows, reasonRows("open failed", r.OpenFailures)...)
 	if r.DurationSeconds == 0 {
@@ -175,7 +180,7 @@ func (r *throughputResult) rows() []row {
 		row{"sent", perSecond(r.SentPerSecond, "msgs")},
 	)
 	if r.Receipts {
-		rows = append(rows, row{"confirmed (RECEIPT)", perSecond(r.ConfirmedPerSecond, "msgs")})
+		rows = append(rows, row{confirmedLabel, perSecond(r.ConfirmedPerSecond, "msgs")})
 	}
 	unit := "msgs"
 	if fansOut(r.Dest) {
