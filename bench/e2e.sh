@@ -175,6 +175,22 @@ gw_bench() {
 	gw_stop
 }
 
+# ws_bench NAME ARGS... is bench against Web-STOMP, then waits until the
+# node has deleted the queues of that run's subscriptions (thousands after
+# the idle run, deep backlogs after a fan-out): that cleanup keeps the node
+# busy for seconds and would otherwise land on the next run.
+ws_bench() {
+	local name=$1 n=0
+	shift
+	bench "$name" "$@" -url "$WS_URL"
+	for _ in $(seq 1 120); do
+		n=$(rabbitmqctl -n "$NODE" list_queues name --quiet --no-table-headers 2>/dev/null | grep -c '^stomp-subscription-')
+		[ "$n" = 0 ] && return
+		sleep 1
+	done
+	echo "  ($n Web-STOMP subscription queues still there after 2 minutes; going on)"
+}
+
 # profile NAME URL-PATH saves a gateway profile while a run goes on, and
 # its top functions: by their own time, then with what they call.
 profile() {
@@ -192,7 +208,7 @@ TP="-duration ${DUR}s -warmup ${WARM}s -drain ${DRAIN}s"
 echo "idle sessions: $IDLE_N each, CONNECT + 1 SUBSCRIBE to a topic of their own, held ${HOLD}s"
 # Web-STOMP first, while the node's memory is fresh; its RSS is beam.smp's.
 IDLE="idle -n $IDLE_N -hold ${HOLD}s -dest /topic/bench.idle.{n}"
-bench idle.webstomp $IDLE -url "$WS_URL" -pid "$BEAM"
+ws_bench idle.webstomp $IDLE -pid "$BEAM"
 gw_start
 # Halfway through the hold: the gateway's goroutines and heap with every
 # session idle, for the memory profile.
@@ -212,7 +228,7 @@ wait $watcher
 gw_stop
 
 echo "connects: CONNECT, CONNECTED, DISCONNECT in a loop, 32 at once, ${CONNECT_DUR}s"
-bench connects.webstomp connects -concurrency 32 -duration "${CONNECT_DUR}s" -url "$WS_URL"
+ws_bench connects.webstomp connects -concurrency 32 -duration "${CONNECT_DUR}s"
 gw_start
 bench connects.gateway connects -concurrency 32 -duration "${CONNECT_DUR}s" -url "$GW_URL"
 gw_stop
@@ -227,7 +243,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		queue11r) args="-publishers 1 -subscribers 1 -receipts" dest=/queue/bench.$shape ;;
 		esac
 		# Each target its own destination: no backlog of one run reaches another.
-		bench "$shape.webstomp.r$r" throughput $args $TP -dest "$dest.webstomp.r$r" -url "$WS_URL" -pid "$BEAM"
+		ws_bench "$shape.webstomp.r$r" throughput $args $TP -dest "$dest.webstomp.r$r" -pid "$BEAM"
 		if [ "$shape" != queue11r ]; then # direct AMQP always publishes with confirms
 			bench "$shape.amqp.r$r" amqp-throughput $args $TP -dest "$dest.amqp.r$r" -url "$AMQP_URL" -broker-pid "$BEAM"
 		fi
@@ -237,12 +253,12 @@ done
 
 echo "CPU per message at 2,000 msg/s: /queue 1 pub / 1 sub, open loop"
 LAT="latency -rate 2000 -subscribers 1 -duration ${DUR}s -warmup ${WARM}s"
-bench cpu2000.webstomp $LAT -dest /queue/bench.cpu2000.webstomp -url "$WS_URL" -pid "$BEAM"
+ws_bench cpu2000.webstomp $LAT -dest /queue/bench.cpu2000.webstomp -pid "$BEAM"
 gw_bench cpu2000.gateway $LAT -dest /queue/bench.cpu2000.gateway
 
 echo "fan-out: one topic, 1,000 subscribers"
 FAN="fanout -subscribers 1000 -duration ${DUR}s -warmup ${WARM}s -drain ${DRAIN}s"
-bench fanout100.webstomp $FAN -rate 100 -dest /topic/bench.fanout100.webstomp -url "$WS_URL" -pid "$BEAM"
+ws_bench fanout100.webstomp $FAN -rate 100 -dest /topic/bench.fanout100.webstomp -pid "$BEAM"
 for rate in 100 200 300; do
 	gw_bench "fanout$rate.gateway" $FAN -rate $rate -dest "/topic/bench.fanout$rate.gateway"
 done
