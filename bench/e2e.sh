@@ -98,6 +98,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench-e2e ($MODE): node $NODE, AMQP $AMQP_PORT, Web-STOMP $WS_PORT, gateway $GW_PORT; results in $RES; load average $LOAD_START"
 
@@ -292,5 +293,5 @@ ELAPSED=$SECONDS
 echo "writing $OUT (${ELAPSED}s so far; load average $LOAD_END)"
 go run ./bench/report -results "$RES" -out "$OUT" -mode "$MODE" -started "$START" -elapsed "${ELAPSED}s" \
 	-rabbitmq "$RABBITMQ_VERSION" -erlang "$ERLANG_VERSION" -load-start "$LOAD_START" -load-end "$LOAD_END" \
-	-rounds "$ROUNDS" -duration "${DUR}s" -idle-n "$IDLE_N" || die "bench/report failed"
+	-rounds "$ROUNDS" -duration "${DUR}s" -idle-n "$IDLE_N" -commit "$COMMIT" || die "bench/report failed"
 echo "bench-e2e ($MODE) done in ${SECONDS}s: $OUT"

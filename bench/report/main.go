@@ -52,6 +52,7 @@ func main() {
 	flag.IntVar(&m.rounds, "rounds", 1, "rounds of the throughput set")
 	flag.StringVar(&m.duration, "duration", "", "measured time of each throughput, latency and fan-out run")
 	flag.IntVar(&m.idleN, "idle-n", 0, "idle sessions asked of each server")
+	flag.StringVar(&m.commit, "commit", "", "commit measured (git describe --always --dirty when the run started); empty: this tree's")
 	flag.Parse()
 
 	runs, err := loadRuns(resultsDir)
@@ -62,7 +63,9 @@ func main() {
 		fail(fmt.Errorf("no results in %s", resultsDir))
 	}
 	m.machine = thisMachine()
-	m.commit = gitCommit()
+	if m.commit == "" {
+		m.commit = gitCommit()
+	}
 	m.profiles = profiles(resultsDir)
 	var buf bytes.Buffer
 	write(&buf, m, set{runs: runs}, resultsDir)
@@ -175,9 +178,11 @@ func write(w io.Writer, m meta, s set, dir string) {
 	p("| date | %s, %s mode, took %s |\n", orNA(m.started), m.mode, orNA(m.elapsed))
 	p("| load average (1, 5, 15 min) | %s at the start, %s at the end |\n", orNA(m.loadStart), orNA(m.loadEnd))
 	p("| runs | %s measured after a warmup; throughput set: %d round(s), interleaved Web-STOMP, AMQP, gateway; %d idle sessions asked of each server |\n\n", orNA(m.duration), m.rounds, m.idleN)
-	if load1 := firstFloat(m.loadStart); load1 > float64(m.machine.cpus)/2 {
-		p("The load average at the start was %.1f on %d cores: other processes were using the machine,\n", load1, m.machine.cpus)
-		p("so absolute numbers are low and noisy; compare the ratios, which come from the same minutes.\n\n")
+	if load1 := max(firstFloat(m.loadStart), firstFloat(m.loadEnd)); load1 > float64(m.machine.cpus)/2 {
+		p("The 1-minute load average was %.1f at the start and %.1f at the end, on %d cores: other processes\n", firstFloat(m.loadStart), firstFloat(m.loadEnd), m.machine.cpus)
+		p("were using the machine, so the processes measured got only part of it (each run's CPU share is\n")
+		p("in [Every run](#every-run)). Rates and latencies are low and noisy: compare them as ratios within\n")
+		p("one run, not across runs. CPU per message is the steadiest measure.\n\n")
 	}
 
 	p("## Issue 13's table\n\n")

@@ -139,7 +139,7 @@ func TestReportDescribesTheMachineAndEveryRun(t *testing.T) {
 		"| RabbitMQ | 3.10.8 on Erlang/OTP 25",
 		"commit abc1234",
 		"quick smoke run",
-		"load average at the start was 3.5 on 2 cores",
+		"load average was 3.5 at the start and 0.0 at the end, on 2 cores",
 		"| idle session (CONNECT + 1 SUBSCRIBE), RSS per session | n/a | - | 7.5 KB (10 sessions) | - | <= 8 KB | yes |",
 		"| /queue 1 / 1 with receipts (RECEIPT per SEND), msgs/s | 90.0 | 200 | n/a |",
 		"| connects.gateway | connects | 1.00k connects/s; CONNECT to CONNECTED p50 0.0 ms, p99 0.0 ms; 3 failed | failed: 3 connects failed |",
