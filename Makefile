@@ -11,7 +11,7 @@ FUZZTIME  ?= 10s
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build bin/stomp-gateway
@@ -138,6 +138,18 @@ bench-two-nodes: bench-bin ## bench-scale on two gateway nodes at once, N sessio
 	wait $$a; ra=$$?; wait $$b; rb=$$?; \
 	for n in a b; do echo "== node $$n"; grep -v '^\[' bin/bench-node-$$n.out; done; \
 	[ $$ra = 0 ] && [ $$rb = 0 ]
+
+# bench-e2e is issue 13's standard set side by side against RabbitMQ's
+# Web-STOMP, direct AMQP (stomp-bench amqp-throughput) and the gateway, on
+# a private RabbitMQ node that cmd/stomp-bench/e2e/e2e.sh starts without the management
+# plugin and removes at the end (root and rabbitmq-server needed; the
+# system node is not touched). cmd/stomp-bench/e2e/report writes the results as
+# docs/BENCHMARKS.md. BENCH_QUICK=1 is a smoke run written to
+# bin/bench-e2e/BENCHMARKS.md; cmd/stomp-bench/e2e/e2e.sh lists the other settings.
+# Not part of `make test`.
+.PHONY: bench-e2e
+bench-e2e: bench-bin ## issue 13's benchmarks vs Web-STOMP and direct AMQP on a private RabbitMQ node, into docs/BENCHMARKS.md (~11 min; BENCH_QUICK=1: ~3 min smoke run)
+	@$(SHELL) cmd/stomp-bench/e2e/e2e.sh
 
 .PHONY: bench-scale-run
 bench-scale-run:

@@ -10,6 +10,7 @@
 //	latency     open-loop publishing at a fixed rate; latency from the intended send time
 //	fanout      one topic, many subscribers, a fixed publish rate; deliveries/s and latency
 //	connects    connect, CONNECTED, DISCONNECT in a loop; connects/s and connect latency
+//	amqp-throughput  the throughput mode's shapes over AMQP 0-9-1 straight to RabbitMQ: the baseline
 //
 // Run `stomp-bench <mode> -h` for a mode's flags. Progress goes to stderr
 // once a second, the result table to stdout (stderr with -json, which
@@ -22,7 +23,10 @@
 // Each session has one reader goroutine, which parses frames and runs the
 // mode's handlers (count, record latency, ACK); writes are serialised by a
 // mutex. Publishers, the session opener's workers, one heart-beat sender
-// and one progress printer are the only other goroutines.
+// and one progress printer are the only other goroutines. In the
+// amqp-throughput mode amqp091-go runs its own goroutines per connection;
+// each consumer adds one that counts its deliveries and each confirming
+// publisher one that counts its confirms.
 package main
 
 import (
@@ -54,18 +58,22 @@ type mode struct {
 	// readBytes is each session's read buffer: small where sessions are
 	// many and idle, larger where messages stream.
 	readBytes int
-	flags     func(fs *flag.FlagSet) func(e *env) (outcome, error)
+	// amqp modes talk AMQP 0-9-1, not STOMP: they register their own
+	// -url and -timeout and none of the STOMP session flags.
+	amqp  bool
+	flags func(fs *flag.FlagSet) func(e *env) (outcome, error)
 }
 
 var modes = []mode{
-	{"idle", "open N subscribed sessions, hold them, check each still gets a message; server RSS per session", 512, idleFlags},
-	{"throughput", "publishers and subscribers on one queue or topic, as fast as they go; messages/s", 4 << 10, throughputFlags},
-	{"latency", "one publisher at a fixed rate (open loop), latency from the intended send time", 4 << 10, latencyFlags},
-	{"fanout", "one topic, many subscribers, a fixed publish rate; deliveries/s and latency", 4 << 10, fanoutFlags},
-	{"connects", "connect, CONNECTED, DISCONNECT in a loop; connects/s and connect latency", 512, connectsFlags},
+	{"idle", "open N subscribed sessions, hold them, check each still gets a message; server RSS per session", 512, false, idleFlags},
+	{"throughput", "publishers and subscribers on one queue or topic, as fast as they go; messages/s", 4 << 10, false, throughputFlags},
+	{"latency", "one publisher at a fixed rate (open loop), latency from the intended send time", 4 << 10, false, latencyFlags},
+	{"fanout", "one topic, many subscribers, a fixed publish rate; deliveries/s and latency", 4 << 10, false, fanoutFlags},
+	{"connects", "connect, CONNECTED, DISCONNECT in a loop; connects/s and connect latency", 512, false, connectsFlags},
+	{"amqp-throughput", "the throughput mode's shapes over AMQP 0-9-1 straight to RabbitMQ (amqp091-go): the baseline for a STOMP server in front of it", 0, true, amqpFlags},
 }
 
-// env is what a running mode gets.
+// env is what a running mode gets. cfg and hb are nil in amqp modes.
 type env struct {
 	ctx    context.Context
 	cfg    *sessionConfig
@@ -88,6 +96,7 @@ type commonFlags struct {
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
+	c.registerOutput(fs)
 	fs.StringVar(&c.url, "url", "ws://127.0.0.1:15674/ws", "endpoint: ws://host:port/path, wss://... or tcp://host:port (STOMP over TCP)")
 	fs.StringVar(&c.login, "login", "guest", "CONNECT login header (empty: send no login or passcode)")
 	fs.StringVar(&c.passcode, "passcode", "guest", "CONNECT passcode header (never printed in reports)")
@@ -95,6 +104,10 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.heartbeat, "heartbeat", "0,0", "CONNECT heart-beat header in ms, cx,cy: with cx > 0 every session sends heart-beats as negotiated")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "how long a dial, a write, CONNECTED or a RECEIPT may take before it counts as failed")
 	fs.BoolVar(&c.insecure, "insecure", false, "wss://: accept any server certificate (self-signed test servers)")
+}
+
+// registerOutput registers the flags every mode has, AMQP ones too.
+func (c *commonFlags) registerOutput(fs *flag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON on stdout (the table goes to stderr)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines on stderr")
 }
@@ -151,7 +164,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("stomp-bench "+m.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c commonFlags
-	c.register(fs)
+	if m.amqp {
+		c.registerOutput(fs)
+	} else {
+		c.register(fs)
+	}
 	runMode := m.flags(fs)
 	fs.Usage = func() {
 		out := fs.Output()
@@ -168,16 +185,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stomp-bench %s: unexpected arguments %q\n", m.name, fs.Args())
 		return 2
 	}
-	cfg, err := c.sessionConfig(m.readBytes)
-	if err != nil {
-		fmt.Fprintf(stderr, "stomp-bench %s: %v\n", m.name, err)
-		return 2
+	var cfg *sessionConfig
+	if !m.amqp {
+		var err error
+		if cfg, err = c.sessionConfig(m.readBytes); err != nil {
+			fmt.Fprintf(stderr, "stomp-bench %s: %v\n", m.name, err)
+			return 2
+		}
 	}
 	progressOut := stderr
 	if c.quiet {
 		progressOut = io.Discard
 	}
-	e := &env{ctx: ctx, cfg: cfg, stderr: stderr, prog: startProgress(progressOut), hb: startHeartbeats(cfg.heartbeat[0])}
+	e := &env{ctx: ctx, cfg: cfg, stderr: stderr, prog: startProgress(progressOut)}
+	if cfg != nil {
+		e.hb = startHeartbeats(cfg.heartbeat[0])
+	}
 	o, err := runMode(e)
 	e.prog.close()
 	e.hb.close()
@@ -208,7 +231,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "modes:")
 	for _, m := range modes {
-		fmt.Fprintf(w, "  %-11s %s\n", m.name, m.summary)
+		fmt.Fprintf(w, "  %-16s %s\n", m.name, m.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run stomp-bench <mode> -h for the flags of a mode. Exit status: 0 passed, 1 the run failed its checks, 2 bad usage.")

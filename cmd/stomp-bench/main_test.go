@@ -104,9 +104,10 @@ func TestHelpNamesEveryModeAndFlag(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"idle", "-n", "-dest", "-ack", "-rate", "-concurrency", "-hold", "-pid", "-server-rss-url", "-heartbeat", "-url", "-login", "-passcode", "-vhost", "-json"},
-		{"throughput", "-publishers", "-subscribers", "-size", "-receipts", "-ack", "-duration", "-warmup"},
-		{"latency", "-rate", "-subscribers", "-duration"},
-		{"fanout", "-subscribers", "-rate"},
+		{"throughput", "-publishers", "-subscribers", "-size", "-receipts", "-ack", "-duration", "-warmup", "-pid", "-broker-pid"},
+		{"latency", "-rate", "-subscribers", "-duration", "-pid", "-broker-pid"},
+		{"fanout", "-subscribers", "-rate", "-pid", "-broker-pid"},
+		{"amqp-throughput", "-url", "-dest", "-publishers", "-subscribers", "-size", "-confirms", "-window", "-ack", "-prefetch", "-duration", "-warmup", "-broker-pid", "-json", "-timeout"},
 		{"connects", "-concurrency", "-rate", "-duration"},
 	} {
 		var help bytes.Buffer
@@ -130,6 +131,11 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		{"idle", "-ack", "sometimes"},
 		{"idle", "-heartbeat", "10"},
 		{"throughput", "extra"},
+		{"throughput", "-pid", "999999999"},
+		{"amqp-throughput", "-dest", "/temp-queue/x"},
+		{"amqp-throughput", "-url", "http://example.com/"},
+		{"amqp-throughput", "-ack", "client-individual"},
+		{"amqp-throughput", "-login", "guest"},
 	} {
 		var out bytes.Buffer
 		if code := run(context.Background(), args, &out, &out); code != 2 {

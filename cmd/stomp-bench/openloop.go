@@ -27,6 +27,7 @@ type openLoopOptions struct {
 	duration    time.Duration
 	warmup      time.Duration
 	drain       time.Duration
+	cpu         cpuFlags
 }
 
 func (o *openLoopOptions) register(fs *flag.FlagSet, dest string, subscribers int, rate float64) {
@@ -42,6 +43,7 @@ func (o *openLoopOptions) register(fs *flag.FlagSet, dest string, subscribers in
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure, after the warmup")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long to publish before measuring (those messages are not timed)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "after the last send, longest wait for the messages still in flight (it also ends after 5 s without a delivery)")
+	o.cpu.register(fs, true)
 }
 
 func latencyFlags(fs *flag.FlagSet) func(*env) (outcome, error) {
@@ -75,6 +77,9 @@ type openLoopResult struct {
 	Expected         int64          `json:"expected"`
 	Missing          int64          `json:"missing"`
 	Stale            int64          `json:"stale"`
+	ServerCPU        *cpuResult     `json:"server_cpu,omitempty"`
+	BrokerCPU        *cpuResult     `json:"broker_cpu,omitempty"`
+	ClientCPU        *cpuResult     `json:"client_cpu,omitempty"` // stomp-bench's own
 	OpenFailures     []reasonCount  `json:"open_failures"`
 	Errors           []reasonCount  `json:"errors"`
 }
@@ -84,6 +89,10 @@ func (o *openLoopOptions) run(e *env) (outcome, error) {
 		return nil, errors.New("-subscribers, -rate, -duration and -concurrency must be positive")
 	}
 	if err := validAck(o.ack); err != nil {
+		return nil, err
+	}
+	cpu, err := o.cpu.watch()
+	if err != nil {
 		return nil, err
 	}
 	r := &openLoopResult{Dest: o.dest, Shape: shape(o.dest), Subscribers: o.subscribers, TargetRate: o.rate, Size: o.size}
@@ -117,7 +126,7 @@ func (o *openLoopOptions) run(e *env) (outcome, error) {
 	start := s.pay.since()
 	from.Store(int64(start + o.warmup))
 	to.Store(int64(start + o.warmup + o.duration))
-	lag, sentMeasured := s.publishOnSchedule(e, pubs[0], o, start)
+	lag, sentMeasured := s.publishOnSchedule(e, pubs[0], o, start, cpu)
 	if err := pubs[0].settle(); err != nil {
 		s.errors.add(err)
 	}
@@ -138,20 +147,27 @@ func (o *openLoopOptions) run(e *env) (outcome, error) {
 	r.SentPerSecond = rate(sentMeasured, o.duration)
 	r.DeliveriesPerSec = rate(measured.Load(), o.duration)
 	r.Errors = s.errors.counts()
+	delivered := sentMeasured
+	if fansOut(o.dest) {
+		delivered *= int64(o.subscribers)
+	}
+	r.ServerCPU, r.BrokerCPU, r.ClientCPU = cpu.results(sentMeasured, delivered)
 	return r, nil
 }
 
 // publishOnSchedule sends message i at start + i/rate, or at once when
 // it is already late, until warmup + duration is over, and returns how
 // far behind schedule the publisher fell at worst and how many messages
-// it sent that were due in the measured window.
-func (s *stream) publishOnSchedule(e *env, p *publisher, o *openLoopOptions, start time.Duration) (time.Duration, int64) {
+// it sent that were due in the measured window. cpu is started before
+// the first of those is sent and stopped after the last.
+func (s *stream) publishOnSchedule(e *env, p *publisher, o *openLoopOptions, start time.Duration, cpu *cpuWatch) (time.Duration, int64) {
 	head := sendHead(p.c, o.dest)
 	body := make([]byte, 0, o.size+64)
 	interval := float64(time.Second) / o.rate
 	total := int64(math.Round((o.warmup + o.duration).Seconds() * o.rate))
 	var lag time.Duration
 	var measured int64
+	defer cpu.stop()
 	for i := range total {
 		at := start + time.Duration(float64(i)*interval)
 		if d := at - s.pay.since(); d > 0 {
@@ -159,6 +175,9 @@ func (s *stream) publishOnSchedule(e *env, p *publisher, o *openLoopOptions, sta
 		}
 		if e.ctx.Err() != nil {
 			break
+		}
+		if measured == 0 && at >= start+o.warmup {
+			cpu.start()
 		}
 		lag = max(lag, s.pay.since()-at)
 		body = s.pay.append(body[:0], uint64(i), at)
@@ -200,6 +219,9 @@ func (r *openLoopResult) rows() []row {
 	if r.Stale > 0 {
 		rows = append(rows, row{"stale (earlier runs)", count(r.Stale)})
 	}
+	rows = append(rows, cpuRows("server", r.ServerCPU)...)
+	rows = append(rows, cpuRows("broker", r.BrokerCPU)...)
+	rows = append(rows, cpuRows("client (stomp-bench)", r.ClientCPU)...)
 	rows = append(rows, row{"errors", count(int64(sumCounts(r.Errors)))})
 	return append(rows, reasonRows("error", r.Errors)...)
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"text/tabwriter"
 	"time"
 )
@@ -31,7 +32,11 @@ type report struct {
 func newReport(mode string, fs *flag.FlagSet, o outcome) report {
 	flags := map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) {
-		if f.Name != "passcode" {
+		switch f.Name {
+		case "passcode":
+		case "url":
+			flags[f.Name] = redactURL(f.Value.String())
+		default:
 			flags[f.Name] = f.Value.String()
 		}
 	})
@@ -67,6 +72,15 @@ func (r report) writeTable(w io.Writer) {
 	for _, c := range r.FailedChecks {
 		fmt.Fprintln(w, "  - "+c)
 	}
+}
+
+// redactURL hides the password of a URL that has one (amqp://user:pass@...).
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	return u.Redacted()
 }
 
 // Helpers that format table values.

@@ -21,6 +21,7 @@ type throughputOptions struct {
 	duration    time.Duration
 	warmup      time.Duration
 	drain       time.Duration
+	cpu         cpuFlags
 }
 
 func throughputFlags(fs *flag.FlagSet) func(*env) (outcome, error) {
@@ -36,12 +37,14 @@ func throughputFlags(fs *flag.FlagSet) func(*env) (outcome, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure, after the warmup")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long to publish before measuring")
 	fs.DurationVar(&o.drain, "drain", 30*time.Second, "after publishing stops, longest wait for the messages still in flight (it also ends after 5 s without a delivery)")
+	o.cpu.register(fs, true)
 	return o.run
 }
 
 // throughputResult is what the throughput mode measured. Rates are over
 // the measured -duration; counts cover the whole run, warmup included.
 type throughputResult struct {
+	Protocol           string        `json:"protocol"` // stomp, or amqp for amqp-throughput
 	Dest               string        `json:"dest"`
 	Shape              string        `json:"shape"`
 	Publishers         int           `json:"publishers"`
@@ -59,6 +62,9 @@ type throughputResult struct {
 	Expected           int64         `json:"expected"`
 	Undelivered        int64         `json:"undelivered"`
 	Stale              int64         `json:"stale"`
+	ServerCPU          *cpuResult    `json:"server_cpu,omitempty"`
+	BrokerCPU          *cpuResult    `json:"broker_cpu,omitempty"`
+	ClientCPU          *cpuResult    `json:"client_cpu,omitempty"` // stomp-bench's own
 	OpenFailures       []reasonCount `json:"open_failures"`
 	Errors             []reasonCount `json:"errors"`
 }
@@ -70,7 +76,11 @@ func (o *throughputOptions) run(e *env) (outcome, error) {
 	if err := validAck(o.ack); err != nil {
 		return nil, err
 	}
-	r := &throughputResult{Dest: o.dest, Shape: shape(o.dest), Publishers: o.publishers, Subscribers: o.subscribers, Size: o.size, Receipts: o.receipts, Ack: o.ack}
+	cpu, err := o.cpu.watch()
+	if err != nil {
+		return nil, err
+	}
+	r := &throughputResult{Protocol: "stomp", Dest: o.dest, Shape: shape(o.dest), Publishers: o.publishers, Subscribers: o.subscribers, Size: o.size, Receipts: o.receipts, Ack: o.ack}
 	s := &stream{pay: newPayloads(o.size), clientAck: o.ack != "auto"}
 	var fails failures
 	e.prog.set(func() string { return "opening sessions" })
@@ -96,9 +106,11 @@ func (o *throughputOptions) run(e *env) (outcome, error) {
 		}()
 	}
 	sleep(e.ctx, o.warmup)
+	cpu.start()
 	sent0, conf0, del0, t0 := s.sent.Load(), s.confirmed.Load(), s.delivered.Load(), time.Now()
 	sleep(e.ctx, o.duration)
 	sent1, conf1, del1, t1 := s.sent.Load(), s.confirmed.Load(), s.delivered.Load(), time.Now()
+	cpu.stop()
 	close(stop)
 	wg.Wait()
 	for _, p := range pubs {
@@ -123,6 +135,7 @@ func (o *throughputOptions) run(e *env) (outcome, error) {
 	r.Expected = expected
 	r.Undelivered = max(0, expected-r.Delivered)
 	r.Errors = s.errors.counts()
+	r.ServerCPU, r.BrokerCPU, r.ClientCPU = cpu.results(sent1-sent0, del1-del0)
 	return r, nil
 }
 
@@ -147,12 +160,16 @@ func (s *stream) publishUntil(p *publisher, dest string, stop chan struct{}) {
 }
 
 func (r *throughputResult) rows() []row {
+	confirmedBy, confirmedLabel := "receipts", "confirmed (RECEIPT)"
+	if r.Protocol == "amqp" {
+		confirmedBy, confirmedLabel = "confirms", "confirmed (publisher confirms)"
+	}
 	rows := []row{
 		{"destination", r.Dest},
 		{"shape", r.Shape},
 		{"publishers / subscribers", fmt.Sprintf("%d / %d", r.Publishers, r.Subscribers)},
 		{"message size", fmt.Sprintf("%d bytes", r.Size)},
-		{"receipts / ack", fmt.Sprintf("%v / %s", r.Receipts, r.Ack)},
+		{confirmedBy + " / ack", fmt.Sprintf("%v / %s", r.Receipts, r.Ack)},
 	}
 	rows = append(rows, reasonRows("open failed", r.OpenFailures)...)
 	if r.DurationSeconds == 0 {
@@ -163,7 +180,7 @@ func (r *throughputResult) rows() []row {
 		row{"sent", perSecond(r.SentPerSecond, "msgs")},
 	)
 	if r.Receipts {
-		rows = append(rows, row{"confirmed (RECEIPT)", perSecond(r.ConfirmedPerSecond, "msgs")})
+		rows = append(rows, row{confirmedLabel, perSecond(r.ConfirmedPerSecond, "msgs")})
 	}
 	unit := "msgs"
 	if fansOut(r.Dest) {
@@ -177,6 +194,9 @@ func (r *throughputResult) rows() []row {
 	if r.Stale > 0 {
 		rows = append(rows, row{"stale (earlier runs)", count(r.Stale)})
 	}
+	rows = append(rows, cpuRows("server", r.ServerCPU)...)
+	rows = append(rows, cpuRows("broker", r.BrokerCPU)...)
+	rows = append(rows, cpuRows("client (stomp-bench)", r.ClientCPU)...)
 	rows = append(rows, row{"errors", count(int64(sumCounts(r.Errors)))})
 	return append(rows, reasonRows("error", r.Errors)...)
 }

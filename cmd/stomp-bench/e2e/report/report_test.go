@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// results writes stomp-bench JSON results into a folder, by run name.
+func results(t *testing.T, runs map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range runs {
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func tableOf(t *testing.T, dir string) map[string]row {
+	t.Helper()
+	runs, err := loadRuns(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]row{}
+	for _, r := range (set{runs: runs}).table() {
+		out[r.measure] = r
+	}
+	return out
+}
+
+const (
+	q11   = "/queue 1 pub / 1 sub, msgs/s"
+	cpu2k = "gateway CPU per relayed message at 2,000 msg/s (/queue 1 / 1)"
+	idl   = "idle session (CONNECT + 1 SUBSCRIBE), RSS per session"
+	con   = "connects/s (CONNECT to CONNECTED, DISCONNECT, 32 at once)"
+	f10   = "fan-out 1,000 subs x 100 msg/s: deliveries/s, p99"
+)
+
+func TestTableGivesRangesRatiosAndMisses(t *testing.T) {
+	t.Parallel()
+	tp := func(sent, delivered float64, ok bool) string {
+		return `{"mode":"throughput","ok":` + map[bool]string{true: "true", false: "false"}[ok] + `,"failed_checks":[],"result":{"protocol":"stomp","publishers":1,"subscribers":1,` +
+			`"sent_per_second":` + ftoa(sent) + `,"delivered_per_second":` + ftoa(delivered) + `}}`
+	}
+	dir := results(t, map[string]string{
+		"queue11.webstomp.r1": tp(30000, 5000, false),
+		"queue11.amqp.r1":     tp(50000, 50000, true),
+		"queue11.amqp.r2":     tp(52000, 52000, true),
+		"queue11.gateway.r1":  tp(20000, 20000, true),
+		"queue11.gateway.r2":  tp(21000, 21000, true),
+		"cpu2000.gateway": `{"mode":"latency","ok":true,"result":{"latency":{"count":10,"p50_ms":1,"p99_ms":3},"deliveries_per_second":2000,` +
+			`"server_cpu":{"cores":0.36,"us_per_message":180},"broker_cpu":{"cores":0.19,"us_per_message":95}}}`,
+		"idle.gateway":     `{"mode":"idle","ok":true,"result":{"sessions":9000,"established":9000,"connects_per_second":1200,"server_rss":{"per_session_kb":27}}}`,
+		"idle.webstomp":    `{"mode":"idle","ok":true,"result":{"sessions":9000,"established":9000,"connects_per_second":300,"server_rss":{"per_session_kb":180}}}`,
+		"connects.gateway": `{"mode":"connects","ok":true,"result":{"connects":60000,"connects_per_second":6000}}`,
+	})
+	tb := tableOf(t, dir)
+
+	q := tb[q11]
+	if q.amqp != "50.0k - 52.0k" || q.gateway != "20.0k - 21.0k" {
+		t.Errorf("ranges: amqp %q, gateway %q", q.amqp, q.gateway)
+	}
+	if !strings.Contains(q.webstomp, "5.00k *") || !strings.Contains(q.webstomp, "backlog grows") {
+		t.Errorf("Web-STOMP cell %q: want the failed run marked and the backlog named", q.webstomp)
+	}
+	// 20.5k / 51k = 0.40x, short of 0.6x by a third.
+	if !strings.Contains(q.ratio, "gateway 0.40x AMQP") || q.met != "**no**: 0.40x, 33% short" {
+		t.Errorf("ratio %q, met %q", q.ratio, q.met)
+	}
+	if c := tb[cpu2k]; c.gateway != "180 us (36% of a core); broker 95 us (19%)" || c.met != "**no**: 180 us, 4.5x the goal" {
+		t.Errorf("CPU at 2,000 msg/s: %q, met %q", c.gateway, c.met)
+	}
+	if i := tb[idl]; i.gateway != "27.0 KB (9000 sessions)" || !strings.Contains(i.ratio, "0.15x Web-STOMP") || i.met != "**no**: 27.0 KB, 3.4x the goal" {
+		t.Errorf("idle: %+v", i)
+	}
+	if c := tb[con]; c.met != "yes" || c.webstomp != "n/a" {
+		t.Errorf("connects: %+v", c)
+	}
+	if f := tb[f10]; f.gateway != "-" || f.met != na {
+		t.Errorf("fan-out without runs: %+v", f)
+	}
+}
+
+func TestFanoutNeedsEveryDeliveryAndTheLatency(t *testing.T) {
+	t.Parallel()
+	fan := func(deliveries, p99 float64, missing int) string {
+		return `{"mode":"fanout","ok":true,"result":{"subscribers":1000,"target_rate":100,"deliveries_per_second":` + ftoa(deliveries) +
+			`,"missing":` + ftoa(float64(missing)) + `,"latency":{"count":1000,"p99_ms":` + ftoa(p99) + `}}}`
+	}
+	for _, c := range []struct {
+		name, run, want string
+	}{
+		{"met", fan(100000, 20, 0), "yes"},
+		{"late", fan(100000, 97, 0), "**no**: 97.0 ms, 1.9x the goal"},
+		{"short and late", fan(50000, 400, 5000), "**no**: 50.0k/s, 49% short; p99 400 ms, 8.0x the goal"},
+	} {
+		tb := tableOf(t, results(t, map[string]string{"fanout100.gateway": c.run}))
+		if got := tb[f10].met; got != c.want {
+			t.Errorf("%s: met %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestReportDescribesTheMachineAndEveryRun(t *testing.T) {
+	t.Parallel()
+	dir := results(t, map[string]string{
+		"connects.gateway":         `{"mode":"connects","ok":false,"failed_checks":["3 connects failed"],"result":{"connects":100,"connects_per_second":1000,"failed":3}}`,
+		"profile-run-connects":     `{"mode":"connects","ok":true,"result":{"connects":100,"connects_per_second":900}}`,
+		"interrupted.gateway.r1":   ``,
+		"queue11.gateway.r1":       `{"mode":"throughput","ok":true,"result":{"publishers":1,"subscribers":1,"sent_per_second":100,"delivered_per_second":100}}`,
+		"queue11.amqp.r1":          `{"mode":"amqp-throughput","ok":true,"result":{"protocol":"amqp","receipts":true,"publishers":1,"subscribers":1,"sent_per_second":200,"confirmed_per_second":200,"delivered_per_second":200}}`,
+		"queue11r.webstomp.r1":     `{"mode":"throughput","ok":true,"result":{"publishers":1,"subscribers":1,"sent_per_second":90,"delivered_per_second":90}}`,
+		"topic110.gateway.r1":      `{"mode":"throughput","ok":true,"result":{"publishers":1,"subscribers":10,"sent_per_second":100,"delivered_per_second":1000}}`,
+		"fanout200.gateway":        `{"mode":"fanout","ok":true,"result":{"subscribers":1000,"target_rate":200,"deliveries_per_second":200000,"latency":{"count":5,"p99_ms":20}}}`,
+		"idle.gateway":             `{"mode":"idle","ok":true,"result":{"sessions":10,"established":10,"server_rss":{"per_session_kb":7.5}}}`,
+		"cpu2000.webstomp":         `{"mode":"latency","ok":true,"result":{"latency":{"count":10,"p50_ms":1,"p99_ms":3},"server_cpu":{"cores":0.2,"us_per_message":100}}}`,
+		"unknown-name-without-dot": `{"mode":"idle","ok":true,"result":{}}`,
+	})
+	if err := os.WriteFile(filepath.Join(dir, "profile-cpu2000.txt"), []byte("File: stomp-gateway\nBuild ID: x\nType: cpu\n      flat  flat%\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := loadRuns(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	m := meta{mode: "quick", rabbitmq: "3.10.8", erlang: "25", loadStart: "3.5 2 1", rounds: 1, idleN: 10,
+		machine: machine{cpus: 2, goVer: "go1.x"}, commit: "abc1234", profiles: profiles(dir)}
+	write(&out, m, set{runs: runs}, dir)
+	doc := out.String()
+	for _, want := range []string{
+		"| CPU | 2 cores, n/a |",
+		"| RabbitMQ | 3.10.8 on Erlang/OTP 25",
+		"commit abc1234",
+		"quick smoke run",
+		"load average was 3.5 at the start and 0.0 at the end, on 2 cores",
+		"| idle session (CONNECT + 1 SUBSCRIBE), RSS per session | n/a | - | 7.5 KB (10 sessions) | - | <= 8 KB | yes |",
+		"| /queue 1 / 1 with receipts (RECEIPT per SEND), msgs/s | 90.0 | 200 | n/a |",
+		"| connects.gateway | connects | 1.00k connects/s; CONNECT to CONNECTED p50 0.0 ms, p99 0.0 ms; 3 failed | failed: 3 connects failed |",
+		"### CPU at 2,000 msg/s (/queue 1 / 1)\n\n```\nType: cpu\n",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the report lacks %q:\n%s", want, doc)
+		}
+	}
+	if strings.Contains(doc, "Build ID") {
+		t.Error("the report shows the profile's build ID, which changes with every build")
+	}
+	if i, j := strings.Index(doc, "| profile-run-connects"), strings.Index(doc, "| topic110.gateway.r1"); i < j {
+		t.Error("runs under the profiler are not listed last")
+	}
+}
+
+func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
