@@ -9,13 +9,38 @@
 //
 // Goroutines per session:
 //
-//	reader (session.run)   one per session, for its whole life: reads the
-//	                       transport, parses frames, runs the state machine
+//	reader (session.serve) only while the client is sending: reads the
+//	                       transport, parses frames, runs the state machine.
+//	                       A session with nothing to read parks (park.go):
+//	                       the one idle poller goroutine watches its socket,
+//	                       and a new reader starts when bytes arrive or the
+//	                       session must close. (TLS and non-Linux: one
+//	                       reader for the session's whole life.)
 //	flusher (session.flush) only while there is something to write: drains
-//	                       the outbound queue, then exits
+//	                       the outbound queue in one write, then exits
 //	handshake (Server.handshake) STOMP over TLS only, before the session
 //	                       exists: the TLS handshake, bounded by
 //	                       ConnectTimeout from accept and by Shutdown
+//
+// Memory per idle session. The budget is 8 KB of the process's RSS for a
+// session that connected and subscribed once and is now silent (issue 13;
+// RabbitMQ's Web-STOMP uses about 180 KB). What it holds, measured with a
+// heap profile at 9,000 such sessions on RabbitMQ:
+//
+//	session struct, id, channels            ~0.7 KB
+//	WebSocket transport and decoder state   ~0.2 KB
+//	parser (and the SUBSCRIBE's header text) ~0.25 KB
+//	the subscription, here and in the relay ~0.8 KB (its node-queue
+//	                                          binding and topic index node)
+//	the socket (net.FD, addresses)          ~0.2 KB
+//	no goroutine stack, no read or write buffer, no logger, no timer
+//
+// about 3 KB of live heap in all; RSS per session (stomp-bench idle, from
+// the kernel's count) is 5.6 KB at 9,000 sessions and 4.9 KB at 18,600.
+// Read and write buffers come from pools only while bytes move; the
+// logger is built per line; the session is its own context.Context, so
+// requests leave nothing behind. The freed garbage of a connect storm is
+// returned to the OS by cmd/stomp-gateway's memory trimmer.
 //
 // Shared by all sessions: one ticker goroutine (ticker.go) for CONNECT
 // timeouts, heart-beats and pings. Broker deliveries and publish confirms

@@ -15,7 +15,7 @@ type Config struct {
 	TopicExchange         string        `envconfig:"TOPIC_EXCHANGE" default:"amq.topic" desc:"exchange behind /topic destinations"`
 	AppPrefix             string        `envconfig:"APP_PREFIX" default:"/pub" desc:"SEND destinations under this prefix go to APP_EXCHANGE with the rest of the path as routing key (/ becomes .); empty disables"`
 	AppExchange           string        `envconfig:"APP_EXCHANGE" default:"stomp-gateway.app" desc:"topic exchange for application-prefix SENDs, declared durable if missing; backend services bind their queues to it"`
-	SlashStyle            bool          `envconfig:"SLASH_DESTINATIONS" default:"false" desc:"translate slash-separated topic keys (/topic/chat/room/5) to RabbitMQ's dots (chat.room.5) and back"`
+	SlashStyle            bool          `envconfig:"SLASH_DESTINATIONS" default:"false" desc:"translate slash-separated topic and exchange keys (/topic/chat/room/5) to RabbitMQ's dots (chat.room.5) and back"`
 	ReconnectMin          time.Duration `envconfig:"AMQP_RECONNECT_MIN" default:"100ms" desc:"first delay before reconnecting to RabbitMQ; doubles up to AMQP_RECONNECT_MAX, with jitter"`
 	ReconnectMax          time.Duration `envconfig:"AMQP_RECONNECT_MAX" default:"5s" desc:"longest delay between reconnect attempts"`
 	RebalanceInterval     time.Duration `envconfig:"AMQP_REBALANCE_INTERVAL" default:"30s" desc:"a connection that failed over to another RabbitMQ node tries its own node again this often and moves back, so connections spread over the cluster again after a node returns; 0 never moves"`
