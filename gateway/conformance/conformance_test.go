@@ -34,7 +34,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, gatewaytest.IgnoreIdlePoller)
 }
 
 // The brokers a case can be limited to.
