@@ -33,6 +33,7 @@ type consumer struct {
 	sh      *shared
 	tag     string // consumer tag on sh
 	queue   string // the declared queue's name
+	held    string // the exclusive queue it holds for its session (exclusive.go)
 	gen     uint64
 	unacked []uint64 // delivery tags on sh not settled yet, ascending
 	stopped bool
@@ -63,16 +64,23 @@ func startConsumer(ctx context.Context, s *session, id string, pl plan) (*consum
 }
 
 // open declares, binds or checks its queue on the link's admin channel,
-// then consumes it on a shared channel of conn. c.mu held.
+// then consumes it on a shared channel of conn. A queue another session
+// owns is refused first; one the consumer declares exclusive is held for
+// its session (exclusive.go). c.mu held.
 func (c *consumer) open(conn *amqp.Connection) error {
 	queue := c.pl.queue
-	err := c.l.adminOn(conn, func(ch *amqp.Channel) error {
+	fresh, err := c.claim(queue)
+	if err != nil {
+		return err
+	}
+	declared := false
+	err = c.l.adminOn(conn, func(ch *amqp.Channel) error {
 		if c.pl.declare {
 			q, err := ch.QueueDeclare(queue, c.pl.Durable, c.pl.AutoDelete, c.pl.Exclusive, false, c.pl.args)
 			if err != nil {
 				return err
 			}
-			queue = q.Name
+			queue, declared = q.Name, true
 		} else if _, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil); err != nil {
 			// Missing, or another connection's exclusive queue: found out
 			// here, not by a consume that would close the shared channel.
@@ -83,22 +91,69 @@ func (c *consumer) open(conn *amqp.Connection) error {
 		}
 		return nil
 	})
+	if err == nil && declared && c.pl.Exclusive && queue != c.held {
+		// Server-named (anew when restored): held once it has a name,
+		// which no one knew before. The one it replaces is deleted if
+		// its connection lives on.
+		if c.held != "" {
+			var old *amqp.Connection
+			if c.sh != nil {
+				old = c.sh.conn
+			}
+			_ = c.s.disown(c.l, old, c.held)
+			c.held = ""
+		}
+		if err = c.s.p.hold(c.s, queue); err == nil {
+			c.held, fresh = queue, true
+		}
+	}
 	if err != nil {
-		return err
+		return c.unclaim(fresh, conn, declared, err)
 	}
 	sh, err := c.l.acquire(conn, c)
 	if err != nil {
-		return c.s.r.full(err)
+		return c.unclaim(fresh, conn, declared, c.s.r.full(err))
 	}
 	tag, deliveries, err := sh.consume(queue, c.pl.prefetch, c.pl.noAck, c.pl.consumerArgs)
 	if err != nil {
 		c.l.release(sh, c)
-		return err
+		return c.unclaim(fresh, conn, declared, err)
 	}
 	c.gen++
 	c.sh, c.tag, c.queue, c.unacked = sh, tag, queue, nil
 	go c.loop(sh, deliveries, c.gen)
 	return nil
+}
+
+// claim checks that the session may use queue, taking a hold on it when
+// the consumer declares it exclusive; fresh reports a hold taken now (one
+// taken before, at start, is kept through reconnects). c.mu held.
+func (c *consumer) claim(queue string) (fresh bool, err error) {
+	switch {
+	case queue == "" || queue == c.held:
+		return false, nil
+	case c.pl.declare && c.pl.Exclusive:
+		if err := c.s.p.hold(c.s, queue); err != nil {
+			return false, err
+		}
+		c.held = queue
+		return true, nil
+	}
+	_, err = c.s.p.access(c.s, queue)
+	return false, err
+}
+
+// unclaim gives back the hold open took when it fails, deleting on conn
+// the queue it declared, and returns err. c.mu held.
+func (c *consumer) unclaim(fresh bool, conn *amqp.Connection, declared bool, err error) error {
+	if fresh {
+		if !declared {
+			conn = nil
+		}
+		_ = c.s.disown(c.l, conn, c.held)
+		c.held = ""
+	}
+	return err
 }
 
 // loop passes deliveries to the session until the consumer ends, then
@@ -142,11 +197,19 @@ func (c *consumer) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint64)
 func (c *consumer) lost(err error) {
 	c.mu.Lock()
 	c.stopped = true
-	sh := c.sh
+	sh, held := c.sh, c.held
+	c.held = ""
 	c.mu.Unlock()
 	c.l.unregister(c)
 	if sh != nil {
 		c.l.release(sh, c)
+	}
+	if held != "" {
+		var conn *amqp.Connection
+		if sh != nil {
+			conn = sh.conn
+		}
+		_ = c.s.disown(c.l, conn, held)
 	}
 	c.s.forget(c.id)
 	c.s.h.Lost(c.id, err)
@@ -223,14 +286,15 @@ func (c *consumer) nack(tag uint64, multiple, requeue bool) error {
 }
 
 // stop cancels the consumer and returns its unsettled deliveries to the
-// queue (the channel stays open for others). The queue of a non-durable
-// subscription is deleted (it is exclusive to a pooled connection, so it
-// would outlive the session otherwise); a durable one only on request.
+// queue (the channel stays open for others). An exclusive queue goes with
+// its session's last hold on it (it is exclusive to a pooled connection,
+// so it would outlive the session otherwise); a durable one only on
+// request.
 func (c *consumer) stop(deleteDurable bool) error {
 	c.mu.Lock()
 	c.stopped = true
-	sh, tag, queue, unacked := c.sh, c.tag, c.queue, c.unacked
-	c.unacked = nil
+	sh, tag, queue, unacked, held := c.sh, c.tag, c.queue, c.unacked, c.held
+	c.unacked, c.held = nil, ""
 	c.mu.Unlock()
 	c.l.unregister(c)
 	if sh == nil {
@@ -241,11 +305,10 @@ func (c *consumer) stop(deleteDurable bool) error {
 	for _, t := range unacked {
 		_ = sh.ch.Nack(t, false, true)
 	}
-	deleteIt := deleteDurable && c.pl.durableSub
-	if c.pl.Exclusive && c.pl.declare && !sh.conn.IsClosed() {
-		deleteIt = true // else it went with its connection
+	if held != "" {
+		return c.s.disown(c.l, sh.conn, held)
 	}
-	if !deleteIt {
+	if !deleteDurable || !c.pl.durableSub {
 		return nil
 	}
 	if sh.conn.IsClosed() {

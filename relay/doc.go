@@ -26,6 +26,13 @@
 // (fanout.go: one per topic exchange, routed locally by binding key), and a
 // reply-to temp queue (tempqueue.go).
 //
+// RabbitMQ keeps an exclusive queue to one AMQP connection, and sessions
+// share the node's connections, so the relay keeps it to one session: each
+// pool records the owner of every exclusive queue its sessions declared
+// (durable:false queues, non-durable subscription queues, temp queues) and
+// refuses the others any declare, consume or bind of it with RabbitMQ's
+// resource_locked (exclusive.go).
+//
 // Goroutines: a supervisor per link (dial, watch, reconnect with jittered
 // backoff across the URLs, restore), a confirm watcher per publishing
 // channel, a watcher per shared channel (restores its consumers when

@@ -49,3 +49,12 @@ func brokerErr(err error) error {
 	}
 	return fmt.Errorf("%w: %s", sentinel, text)
 }
+
+// errLocked is RabbitMQ's resource_locked for another connection's
+// exclusive queue (here: another session's), in RabbitMQ 3.10's words,
+// so that the relay says the same whether it or RabbitMQ refuses.
+func errLocked(name, vhost string) error {
+	return fmt.Errorf("%w: cannot obtain exclusive access to locked queue '%s' in vhost '%s'. "+
+		"It could be originally declared on another connection or the exclusive property value "+
+		"does not match that of the original declaration.", broker.ErrResourceLocked, name, vhost)
+}

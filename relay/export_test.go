@@ -51,3 +51,32 @@ func (r *Relay) Channels() int {
 	}
 	return n
 }
+
+// ExclusiveQueues is how many exclusive queues the node's sessions own on
+// its default vhost.
+func (r *Relay) ExclusiveQueues() int {
+	r.mu.Lock()
+	p := r.pools[r.def]
+	r.mu.Unlock()
+	p.exMu.Lock()
+	defer p.exMu.Unlock()
+	return len(p.exclusive)
+}
+
+// DropConnections closes every AMQP connection of the node's default
+// vhost from its side, as a network failure would: the links reconnect
+// and restore what they carried. (RabbitMQ's close_all_connections would
+// close every other test's connections too.)
+func (r *Relay) DropConnections() {
+	r.mu.Lock()
+	p := r.pools[r.def]
+	r.mu.Unlock()
+	for _, l := range p.allLinks() {
+		l.mu.Lock()
+		conn := l.conn
+		l.mu.Unlock()
+		if conn != nil {
+			_ = conn.Close()
+		}
+	}
+}

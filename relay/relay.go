@@ -40,7 +40,8 @@ type Relay struct {
 	offset    int           // link n's home URL is offset+n, spreading nodes over a cluster
 }
 
-// pool is a virtual host's links and node-local fan-out queues.
+// pool is a virtual host's links, node-local fan-out queues and the
+// owners of exclusive queues.
 type pool struct {
 	r       *Relay
 	vhost   string
@@ -50,6 +51,10 @@ type pool struct {
 	extra   []*link // consuming links added on demand
 	fanMu   sync.Mutex
 	fanouts map[nodeKey]*nodeQueue
+	// exclusive: the owners of its sessions' exclusive queues, by name
+	// (exclusive.go).
+	exMu      sync.Mutex
+	exclusive map[string]*owner
 }
 
 // New starts a relay: it dials RabbitMQ in the background (Ready reports
@@ -122,7 +127,7 @@ func (r *Relay) pool(vhost string) *pool {
 	defer r.mu.Unlock()
 	p := r.pools[vhost]
 	if p == nil && !r.closed {
-		p = &pool{r: r, vhost: vhost, fanouts: map[nodeKey]*nodeQueue{}}
+		p = &pool{r: r, vhost: vhost, fanouts: map[nodeKey]*nodeQueue{}, exclusive: map[string]*owner{}}
 		for i := range r.cfg.Connections {
 			p.links = append(p.links, newLink(r, vhost, i))
 		}

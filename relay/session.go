@@ -35,6 +35,9 @@ type session struct {
 	subs     map[string]subscriber
 	declared map[string]bool // /queue names this session declared (as RabbitMQ does)
 	temps    map[string]*tempQueue
+	// exclusive are the exclusive queues its SENDs declared, and the
+	// connection each was declared on, held until it ends (exclusive.go).
+	exclusive map[string]*amqp.Connection
 	// consumers counts subs and temps: each may hold one of the node's
 	// AMQP channels, so it is bounded by Config.SessionConsumers.
 	consumers int
@@ -44,7 +47,8 @@ type session struct {
 // opTimeout bounds a declare, bind or consume when RabbitMQ is away.
 const opTimeout = 10 * time.Second
 
-// maxDeclared bounds the per-session declare cache.
+// maxDeclared bounds the per-session declare cache, and the exclusive
+// queues a session's SENDs may declare.
 const maxDeclared = 1024
 
 func newSession(r *Relay, p *pool, info broker.ConnectInfo, h broker.Handler) *session {
@@ -83,43 +87,94 @@ func (s *session) Publish(ctx context.Context, m *broker.Message, confirmed func
 
 // prepare declares a /queue on its first SEND in the session and checks
 // that an exchange exists, so a mistake is an ERROR for this session and
-// never an exception on the shared publishing channel.
+// never an exception on the shared publishing channel. A queue another
+// session owns exclusively is refused, as RabbitMQ's plugin refuses it
+// (its SEND declares the queue); one the session owns is used as it is.
 func (s *session) prepare(ctx context.Context, t target) error {
-	if t.declare != "" {
-		s.mu.Lock()
-		done := s.declared[t.declare]
-		s.mu.Unlock()
-		if done {
-			return nil
-		}
-		ctx, cancel := context.WithTimeout(ctx, opTimeout)
-		defer cancel()
-		// Unlike RabbitMQ's plugin, an existing queue is used as it is: a
-		// SEND without the queue's x-* headers must not fail on a quorum
-		// or length-limited queue.
-		err := s.link.withAdmin(ctx, func(ch *amqp.Channel) error {
-			_, err := ch.QueueDeclarePassive(t.declare, false, false, false, false, nil)
-			return err
-		})
-		if errors.Is(err, broker.ErrNotFound) {
-			err = s.link.withAdmin(ctx, func(ch *amqp.Channel) error {
-				f := t.flags
-				_, err := ch.QueueDeclare(t.declare, f.Durable, f.AutoDelete, f.Exclusive, false, t.args)
-				return err
-			})
-		}
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		if s.declared == nil || len(s.declared) >= maxDeclared {
-			s.declared = map[string]bool{}
-		}
-		s.declared[t.declare] = true
-		s.mu.Unlock()
+	if t.declare == "" {
+		return s.r.checkExchange(ctx, s.link, t.exchange)
+	}
+	own, err := s.p.access(s, t.declare)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	done := own || s.declared[t.declare]
+	held := len(s.exclusive)
+	s.mu.Unlock()
+	if done {
 		return nil
 	}
-	return s.r.checkExchange(ctx, s.link, t.exchange)
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	conn, err := s.link.connection(ctx)
+	if err != nil {
+		return err
+	}
+	if t.flags.Exclusive {
+		if held >= maxDeclared {
+			return fmt.Errorf("%w: a session may declare at most %d exclusive queues by SEND", broker.ErrLimit, maxDeclared)
+		}
+		if err := s.p.hold(s, t.declare); err != nil {
+			return err
+		}
+	}
+	// Unlike RabbitMQ's plugin, an existing queue is used as it is: a
+	// SEND without the queue's x-* headers must not fail on a quorum or
+	// length-limited queue.
+	created := false
+	err = s.link.adminOn(conn, func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclarePassive(t.declare, false, false, false, false, nil)
+		return err
+	})
+	if errors.Is(err, broker.ErrNotFound) {
+		err = s.link.adminOn(conn, func(ch *amqp.Channel) error {
+			f := t.flags
+			_, err := ch.QueueDeclare(t.declare, f.Durable, f.AutoDelete, f.Exclusive, false, t.args)
+			return err
+		})
+		created = err == nil
+	}
+	if t.flags.Exclusive {
+		if created {
+			err = s.keep(t.declare, conn)
+		} else {
+			s.p.release(s, t.declare, nil) // not declared here: not its own
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.declared == nil || len(s.declared) >= maxDeclared {
+		s.declared = map[string]bool{}
+	}
+	s.declared[t.declare] = true
+	s.mu.Unlock()
+	return nil
+}
+
+// keep records the hold on an exclusive queue a SEND declared on conn:
+// the session keeps it until it ends.
+func (s *session) keep(name string, conn *amqp.Connection) error {
+	s.mu.Lock()
+	closed := s.closed
+	_, dup := s.exclusive[name]
+	if !closed && !dup {
+		if s.exclusive == nil {
+			s.exclusive = map[string]*amqp.Connection{}
+		}
+		s.exclusive[name] = conn
+	}
+	s.mu.Unlock()
+	switch {
+	case closed:
+		_ = s.disown(s.link, conn, name)
+		return broker.ErrClosed
+	case dup:
+		s.p.release(s, name, nil) // it holds the queue once
+	}
+	return nil
 }
 
 func replaceHeader(hs []broker.Header, name, value string) []broker.Header {
@@ -271,8 +326,8 @@ func (s *session) Close() error {
 		return nil
 	}
 	s.closed = true
-	subs, temps := s.subs, s.temps
-	s.subs, s.temps = nil, nil
+	subs, temps, exclusive := s.subs, s.temps, s.exclusive
+	s.subs, s.temps, s.exclusive = nil, nil, nil
 	s.mu.Unlock()
 	for _, sub := range subs {
 		if sub != nil {
@@ -281,6 +336,9 @@ func (s *session) Close() error {
 	}
 	for _, t := range temps {
 		t.stop()
+	}
+	for name, conn := range exclusive {
+		_ = s.disown(s.link, conn, name)
 	}
 	return nil
 }

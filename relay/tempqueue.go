@@ -24,6 +24,7 @@ type tempQueue struct {
 	mu      sync.Mutex
 	sh      *shared
 	tag     string
+	held    bool // name is held for s (exclusive.go)
 	stopped bool
 }
 
@@ -75,7 +76,9 @@ func (s *session) startTempQueue(ctx context.Context, dest string) (string, erro
 }
 
 // open declares the server-named queue on the link's connection (it is
-// exclusive to it) and consumes it on a shared channel there.
+// exclusive to it), holds it for the session, so that no other session of
+// the node may consume it (exclusive.go), and consumes it on a shared
+// channel there.
 func (t *tempQueue) open(conn *amqp.Connection) error {
 	err := t.l.adminOn(conn, func(ch *amqp.Channel) error {
 		q, err := ch.QueueDeclare("", false, true, true, false, nil)
@@ -85,17 +88,22 @@ func (t *tempQueue) open(conn *amqp.Connection) error {
 	if err != nil {
 		return err
 	}
+	if err := t.s.p.hold(t.s, t.name); err != nil {
+		return err // a name RabbitMQ just made up: no one else holds it
+	}
 	sh, err := t.l.acquire(conn, t)
 	if err != nil {
+		_ = t.s.disown(t.l, conn, t.name)
 		return t.s.r.full(err)
 	}
 	tag, deliveries, err := sh.consume(t.name, 0, true, nil)
 	if err != nil {
 		t.l.release(sh, t)
+		_ = t.s.disown(t.l, conn, t.name)
 		return err
 	}
 	t.mu.Lock()
-	t.sh, t.tag = sh, tag
+	t.sh, t.tag, t.held = sh, tag, true
 	t.mu.Unlock()
 	go t.loop(deliveries)
 	return nil
@@ -145,10 +153,13 @@ func (t *tempQueue) restore(conn *amqp.Connection) error {
 		}
 	}
 	t.mu.Lock()
-	stopped = t.stopped
-	t.stopped = true
+	stopped, held := t.stopped, t.held
+	t.stopped, t.held = true, false
 	t.mu.Unlock()
 	t.l.unregister(t)
+	if held {
+		_ = t.s.disown(t.l, old.conn, t.name)
+	}
 	if stopped {
 		return nil
 	}
@@ -160,7 +171,8 @@ func (t *tempQueue) restore(conn *amqp.Connection) error {
 func (t *tempQueue) stop() {
 	t.mu.Lock()
 	t.stopped = true
-	sh, tag := t.sh, t.tag
+	sh, tag, held := t.sh, t.tag, t.held
+	t.held = false
 	t.mu.Unlock()
 	t.l.unregister(t)
 	if sh == nil {
@@ -168,10 +180,7 @@ func (t *tempQueue) stop() {
 	}
 	defer t.l.release(sh, t)
 	sh.cancel(tag)
-	if !sh.conn.IsClosed() {
-		_ = t.l.adminOn(sh.conn, func(ch *amqp.Channel) error {
-			_, err := ch.QueueDelete(t.name, false, false, false)
-			return err
-		})
+	if held {
+		_ = t.s.disown(t.l, sh.conn, t.name)
 	}
 }

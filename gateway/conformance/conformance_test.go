@@ -34,7 +34,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, gatewaytest.IgnoreIdlePoller)
 }
 
 // The brokers a case can be limited to.
@@ -74,14 +74,6 @@ type conformanceCase struct {
 	only, why string
 	steps     []step
 }
-
-// sharedConnections is why exclusivity cases run on the embedded broker
-// only, for now: RabbitMQ scopes an exclusive queue to an AMQP
-// connection, and the relay's sessions share their node's connections, so
-// on the relay other sessions of the same node may use a session's
-// exclusive queues (durable:false queues, temp queues): an open gap of
-// the relay, not a difference by design; drop `only` once it is closed.
-const sharedConnections = "not yet on the relay: its sessions share the node's AMQP connections, and RabbitMQ's exclusivity is per connection"
 
 var cases = []conformanceCase{
 	// Destinations, SEND and SUBSCRIBE.
@@ -222,6 +214,13 @@ var cases = []conformanceCase{
 		message("svc", "body:ping again", "reply-to:/reply-queue/amq.gen-*"),
 		reply("svc", "pong again"),
 		message("caller", "subscription:/temp-queue/r", "body:pong again"),
+	}},
+	{name: "another session cannot consume a temp queue", steps: []step{
+		subscribe("svc", "s", "/queue/{svc}"),
+		send("caller", "/queue/{svc}", "ping", "reply-to:/temp-queue/r"),
+		message("svc", "body:ping", "reply-to:/reply-queue/amq.gen-*"),
+		subscribeToReplyTo("svc", "steal"),
+		errorFrame("svc", "resource_locked"),
 	}},
 	{name: "a reply-to that is a bare queue name reads as /reply-queue", steps: []step{
 		subscribe("a", "s", "/queue/{q}"),
@@ -380,6 +379,20 @@ var cases = []conformanceCase{
 		frame("a", "SUBSCRIBE", "id:s", "destination:/queue/{q}", "durable:false"),
 		errorFrame("a", "resource_locked"),
 	}},
+	{name: "durable:false makes a /queue exclusive to its session", steps: []step{
+		subscribe("a", "s", "/queue/{q}", "durable:false"),
+		frame("c", "SUBSCRIBE", "id:s", "destination:/queue/{q}", "durable:false"),
+		errorFrame("c", "resource_locked"),
+	}},
+	{name: "an exclusive /queue takes SENDs from its session; another session's SEND is resource_locked", steps: []step{
+		subscribe("a", "s", "/queue/{q}", "durable:false"),
+		send("a", "/queue/{q}", "to myself"),
+		message("a", "subscription:s", "destination:/queue/{q}", "body:to myself"),
+		send("b", "/amq/queue/{q}", "publishing is open to all"),
+		message("a", "subscription:s", "body:publishing is open to all"),
+		frame("b", "SEND", "destination:/queue/{q}"),
+		errorFrame("b", "resource_locked"),
+	}},
 	{name: "x-queue-type:quorum makes a queue that works as any other", steps: []step{
 		subscribe("a", "s", "/queue/{q}", "x-queue-type:quorum"),
 		send("b", "/queue/{q}", "quorum"),
@@ -510,18 +523,6 @@ var cases = []conformanceCase{
 			message("a", "body:m2"),
 			message("a", "body:m3"),
 		}},
-	{name: "durable:false makes a /queue exclusive to its session", only: onMemory, why: sharedConnections, steps: []step{
-		subscribe("a", "s", "/queue/{q}", "durable:false"),
-		frame("c", "SUBSCRIBE", "id:s", "destination:/queue/{q}", "durable:false"),
-		errorFrame("c", "resource_locked"),
-	}},
-	{name: "another session cannot consume a temp queue", only: onMemory, why: sharedConnections, steps: []step{
-		subscribe("svc", "s", "/queue/{svc}"),
-		send("caller", "/queue/{svc}", "ping", "reply-to:/temp-queue/r"),
-		message("svc", "body:ping", "reply-to:/reply-queue/amq.gen-*"),
-		subscribeToReplyTo("svc", "steal"),
-		errorFrame("svc", "resource_locked"),
-	}},
 	{name: "NACK requeue:false dead-letters to x-dead-letter-exchange", only: onRabbitMQ,
 		why: "the embedded broker has no dead-lettering", steps: []step{
 			subscribe("dlq", "s", "/exchange/amq.direct/{dead}"),

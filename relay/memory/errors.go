@@ -25,7 +25,7 @@ func errQueueDeleted(name, vhost string) error {
 func errLocked(name, vhost string) error {
 	return fmt.Errorf("%w: cannot obtain exclusive access to locked queue '%s' in vhost '%s'. "+
 		"It could be originally declared on another connection or the exclusive property value "+
-		"does not match that of the original declaration", broker.ErrResourceLocked, name, vhost)
+		"does not match that of the original declaration.", broker.ErrResourceLocked, name, vhost)
 }
 
 func errInequivalent(arg, name, vhost string, received, current bool) error {
