@@ -52,15 +52,32 @@ func startConsumer(ctx context.Context, s *session, id string, pl plan) (*consum
 			return nil, err
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.open(conn); err != nil {
+	for {
+		c.mu.Lock()
+		err := c.open(conn)
+		if err == nil {
+			c.mu.Unlock()
+			return c, nil
+		}
+		if conn.IsClosed() {
+			// The connection went while the consumer was being opened (its
+			// node crashed): open it on the link's next connection, within
+			// the SUBSCRIBE's deadline, rather than fail the SUBSCRIBE. The
+			// link's restore skips c meanwhile (c.sh is nil); c.mu is not
+			// held while waiting, as that restore takes it.
+			c.mu.Unlock()
+			if next, cerr := l.connection(ctx); cerr == nil && next != conn {
+				conn = next
+				continue
+			}
+			c.mu.Lock()
+		}
 		// stopped, so a restore already waiting for c.mu does nothing.
 		c.stopped = true
+		c.mu.Unlock()
 		l.unregister(c)
 		return nil, err
 	}
-	return c, nil
 }
 
 // open declares, binds or checks its queue on the link's admin channel,

@@ -41,7 +41,9 @@ func brokerErr(err error) error {
 	case amqp.ConnectionForced, amqp.ChannelError:
 		sentinel = broker.ErrUnavailable
 	default:
-		if ae.Server && !ae.Recover {
+		// Not from the server (amqp091's own: the connection failed on a
+		// read or write), or a server error not worth retrying.
+		if !ae.Server || !ae.Recover {
 			sentinel = broker.ErrUnavailable
 		} else {
 			return fmt.Errorf("AMQP error %d: %s", ae.Code, text)

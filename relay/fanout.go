@@ -59,11 +59,10 @@ type binding struct {
 
 // nodeQueue is a node-local queue and the bindings it serves.
 type nodeQueue struct {
-	p     *pool
-	r     *Relay
-	k     nodeKey
-	l     *link
-	queue string
+	p *pool
+	r *Relay
+	k nodeKey
+	l *link
 
 	ready chan struct{} // closed when start finished; err says how
 	err   error
@@ -73,7 +72,8 @@ type nodeQueue struct {
 	// bound again.
 	bindMu sync.Mutex
 
-	mu       sync.RWMutex // guards bindings, index and closed
+	mu       sync.RWMutex // guards queue, bindings, index and closed
+	queue    string       // its name: see restore
 	bindings map[string]*binding
 	index    routing.TopicIndex[*binding]
 	closed   bool // no more joins: a new node queue takes over
@@ -129,7 +129,7 @@ func (p *pool) nodeQueue(ctx context.Context, k nodeKey) (*nodeQueue, error) {
 	creator := nq == nil
 	if creator {
 		nq = &nodeQueue{p: p, r: p.r, k: k, ready: make(chan struct{}), bindings: map[string]*binding{},
-			queue: p.r.node + ".fanout." + strings.ToLower(rand.Text()[:12])}
+			queue: p.r.nodeQueueName()}
 		p.fanouts[k] = nq
 	}
 	p.fanMu.Unlock()
@@ -151,6 +151,19 @@ func (p *pool) nodeQueue(ctx context.Context, k nodeKey) (*nodeQueue, error) {
 	return nq, nil
 }
 
+// nodeQueueName is a new name for a node queue: the node's name, so
+// operators see whose it is, and a random part.
+func (r *Relay) nodeQueueName() string {
+	return r.node + ".fanout." + strings.ToLower(rand.Text()[:12])
+}
+
+// name is the node queue's current name.
+func (nq *nodeQueue) name() string {
+	nq.mu.RLock()
+	defer nq.mu.RUnlock()
+	return nq.queue
+}
+
 // forget removes nq from the pool, if it is still there.
 func (p *pool) forget(nq *nodeQueue) {
 	p.fanMu.Lock()
@@ -170,14 +183,28 @@ func (nq *nodeQueue) start(ctx context.Context) error {
 		l.unregister(nq)
 		return err
 	}
-	nq.cmu.Lock()
-	defer nq.cmu.Unlock()
-	if err := nq.open(conn, nil); err != nil {
+	for {
+		nq.cmu.Lock()
+		err := nq.open(conn, nil)
+		if err == nil {
+			nq.cmu.Unlock()
+			return nil
+		}
+		if conn.IsClosed() {
+			// Its node crashed meanwhile: open it on the link's next
+			// connection, as startConsumer does.
+			nq.cmu.Unlock()
+			if next, cerr := l.connection(ctx); cerr == nil && next != conn {
+				conn = next
+				continue
+			}
+			nq.cmu.Lock()
+		}
 		nq.stop = true // a restore already waiting does nothing
+		nq.cmu.Unlock()
 		l.unregister(nq)
 		return err
 	}
-	return nil
 }
 
 // open declares the exclusive node queue on conn, binds it with keys (a
@@ -187,18 +214,19 @@ func (nq *nodeQueue) open(conn *amqp.Connection, keys []string) error {
 	if !nq.k.indexed {
 		keys = []string{nq.k.key}
 	}
+	queue := nq.name()
 	err := nq.l.adminOn(conn, func(ch *amqp.Channel) error {
-		if _, err := ch.QueueDeclare(nq.queue, false, true, true, false, nil); err != nil {
+		if _, err := ch.QueueDeclare(queue, false, true, true, false, nil); err != nil {
 			return err
 		}
 		// Pipelined, then one round trip: a bind that failed has closed
 		// the channel by the time the passive declare is answered.
 		for _, key := range keys {
-			if err := ch.QueueBind(nq.queue, key, nq.k.exchange, len(keys) > 1, nil); err != nil {
+			if err := ch.QueueBind(queue, key, nq.k.exchange, len(keys) > 1, nil); err != nil {
 				return err
 			}
 		}
-		_, err := ch.QueueDeclarePassive(nq.queue, false, true, true, false, nil)
+		_, err := ch.QueueDeclarePassive(queue, false, true, true, false, nil)
 		return err
 	})
 	if err != nil {
@@ -208,7 +236,7 @@ func (nq *nodeQueue) open(conn *amqp.Connection, keys []string) error {
 	if err != nil {
 		return nq.r.full(err)
 	}
-	tag, deliveries, err := sh.consume(nq.queue, 0, true, nil)
+	tag, deliveries, err := sh.consume(queue, 0, true, nil)
 	if err != nil {
 		nq.l.release(sh, nq)
 		return err
@@ -278,7 +306,7 @@ func (nq *nodeQueue) bind(ctx context.Context, key string) error {
 	nq.bindMu.Lock()
 	defer nq.bindMu.Unlock()
 	return nq.l.withAdmin(ctx, func(ch *amqp.Channel) error {
-		return ch.QueueBind(nq.queue, key, nq.k.exchange, false, nil)
+		return ch.QueueBind(nq.name(), key, nq.k.exchange, false, nil)
 	})
 }
 
@@ -322,7 +350,7 @@ func (nq *nodeQueue) leave(b *binding, sub fanSub) {
 		nq.cmu.Unlock()
 		if sh != nil && !sh.conn.IsClosed() {
 			_ = nq.l.adminOn(sh.conn, func(ch *amqp.Channel) error {
-				return ch.QueueUnbind(nq.queue, b.key, nq.k.exchange, nil)
+				return ch.QueueUnbind(nq.name(), b.key, nq.k.exchange, nil)
 			})
 		}
 	}
@@ -364,7 +392,7 @@ func (nq *nodeQueue) close() {
 	sh.cancel(tag)
 	if !sh.conn.IsClosed() {
 		_ = nq.l.adminOn(sh.conn, func(ch *amqp.Channel) error {
-			_, err := ch.QueueDelete(nq.queue, false, false, false)
+			_, err := ch.QueueDelete(nq.name(), false, false, false)
 			return err
 		})
 	}
@@ -424,12 +452,20 @@ func (nq *nodeQueue) restore(conn *amqp.Connection) error {
 		nq.cmu.Unlock()
 		return nil
 	}
-	nq.mu.RLock()
+	nq.mu.Lock()
+	if old.conn != conn {
+		// A new connection, maybe to another node of the cluster: the
+		// queue is declared under a new name, as a crashed node's
+		// exclusive queue outlives its connection in the cluster's
+		// records for a while (RabbitMQ refuses its name with
+		// RESOURCE_LOCKED until it has cleaned up).
+		nq.queue = nq.r.nodeQueueName()
+	}
 	keys := make([]string, 0, len(nq.bindings))
 	for k := range nq.bindings {
 		keys = append(keys, k)
 	}
-	nq.mu.RUnlock()
+	nq.mu.Unlock()
 	err := nq.open(conn, keys)
 	nq.cmu.Unlock()
 	if old != nil {

@@ -278,13 +278,21 @@ func (l *link) load() int {
 	return len(l.users)
 }
 
-// withAdmin runs f on the link's admin channel, once the link is up.
+// withAdmin runs f on the link's admin channel, once the link is up. When
+// the connection drops under f (its node crashed) f runs again on the
+// link's next connection, within ctx: every f (declares, binds, checks) can
+// be repeated.
 func (l *link) withAdmin(ctx context.Context, f func(*amqp.Channel) error) error {
-	conn, err := l.connection(ctx)
-	if err != nil {
-		return err
+	for {
+		conn, err := l.connection(ctx)
+		if err != nil {
+			return err
+		}
+		err = l.adminOn(conn, f)
+		if err == nil || !conn.IsClosed() {
+			return err
+		}
 	}
-	return l.adminOn(conn, f)
 }
 
 // adminOn runs f on the link's admin channel on conn: declares, binds,

@@ -467,7 +467,7 @@ func (r *Relay) unconfirmed() int {
 	for _, p := range pools {
 		for _, l := range p.links {
 			l.pub.pend.Lock()
-			n += len(l.pub.pending) + len(l.pub.retry)
+			n += len(l.pub.pending) + len(l.pub.retry) + len(l.pub.nacked)
 			l.pub.pend.Unlock()
 		}
 	}
