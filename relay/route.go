@@ -26,10 +26,14 @@ type target struct {
 func (r *Relay) Routing() broker.RoutingConfig { return r.rules.RoutingConfig }
 
 // RoutingConfig is the destination mapping cfg configures
-// (TOPIC_EXCHANGE, APP_PREFIX, APP_EXCHANGE, SLASH_DESTINATIONS), which
-// cmd/stomp-gateway gives the embedded broker too.
+// (TOPIC_EXCHANGE, APP_PREFIX, APP_EXCHANGE, SLASH_DESTINATIONS) and the
+// topic history (HISTORY_*), which cmd/stomp-gateway gives the embedded
+// broker too.
 func (cfg Config) RoutingConfig() broker.RoutingConfig {
-	return broker.RoutingConfig{TopicExchange: cfg.TopicExchange, AppPrefix: cfg.AppPrefix, AppExchange: cfg.AppExchange, Slash: cfg.SlashStyle}
+	return broker.RoutingConfig{
+		TopicExchange: cfg.TopicExchange, AppPrefix: cfg.AppPrefix, AppExchange: cfg.AppExchange, Slash: cfg.SlashStyle,
+		History: broker.HistoryConfig{Topics: cfg.HistoryTopics, MaxAge: cfg.HistoryMaxAge, MaxBytes: cfg.HistoryMaxBytes},
+	}
 }
 
 // publishTarget maps a SEND destination.

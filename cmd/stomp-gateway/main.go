@@ -27,6 +27,7 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/examples/chat"
 	"github.com/stomp-gateway/stomp-gateway/gateway"
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 	"github.com/stomp-gateway/stomp-gateway/relay"
 	"github.com/stomp-gateway/stomp-gateway/relay/memory"
 )
@@ -247,6 +248,9 @@ func listen(addr string, tlsCfg *tls.Config) (net.Listener, error) {
 // openBroker picks the broker: RabbitMQ when an AMQP URL is set, the
 // embedded one otherwise.
 func openBroker(cfg relay.Config, log zerolog.Logger) (broker.Broker, error) {
+	if err := routing.CheckHistory(cfg.RoutingConfig().History); err != nil {
+		return nil, fmt.Errorf("STOMP_GATEWAY_HISTORY_*: %w", err)
+	}
 	if len(cfg.URLs) > 0 {
 		r, err := relay.New(cfg, log)
 		if err != nil {

@@ -67,17 +67,18 @@ func TestEmbeddedBrokerRoutesAsTheRelayIsConfigured(t *testing.T) {
 	if err := envconfig.Process("STOMP_GATEWAY_UNSET_PREFIX_FOR_TEST", &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := cfg.RoutingConfig(), routing.DefaultConfig(); got != want {
+	if got, want := cfg.RoutingConfig(), routing.DefaultConfig(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("environment defaults %+v, routing.DefaultConfig %+v", got, want)
 	}
 	cfg.URLs = nil
 	cfg.TopicExchange, cfg.AppPrefix, cfg.AppExchange, cfg.SlashStyle = "events", "/app", "backend", true
+	cfg.HistoryTopics, cfg.HistoryMaxAge, cfg.HistoryMaxBytes = []string{"/topic/chat/**"}, time.Minute, 1<<20
 	b, err := openBroker(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if got, want := b.Routing(), cfg.RoutingConfig(); got != want {
+	if got, want := b.Routing(), cfg.RoutingConfig(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("embedded broker routes with %+v, want %+v", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Broker opens one broker connection per client session.
@@ -37,6 +38,20 @@ type RoutingConfig struct {
 	// Slash translates slash-separated topic and exchange keys
 	// (/topic/chat/room/5) to RabbitMQ's dots (chat.room.5) and back.
 	Slash bool
+	// History names the topics whose messages the broker keeps, so that
+	// a subscriber can recover what it missed (package routing, history.go).
+	History HistoryConfig
+}
+
+// HistoryConfig is what topic history keeps, and for how long.
+type HistoryConfig struct {
+	// Topics are destination patterns in the ACL syntax (/topic/chat.**);
+	// none turns history off.
+	Topics []string
+	// MaxAge drops kept messages older than it (0: kept until MaxBytes).
+	MaxAge time.Duration
+	// MaxBytes bounds the bodies and headers kept, per virtual host.
+	MaxBytes int64
 }
 
 // ConnectInfo describes the client session a Conn serves.
@@ -56,7 +71,9 @@ type Conn interface {
 	// nothing was published and confirmed is never called.
 	Publish(ctx context.Context, m *Message, confirmed func(error)) error
 	// Subscribe starts delivering messages for s to the Conn's Handler.
-	// It returns once the consumer is registered.
+	// It returns once the consumer is registered. A history subscription
+	// that recovers (routing: history.go) returns once every recovered
+	// message has been passed to Deliver, before any live one.
 	Subscribe(ctx context.Context, s Subscription) error
 	// Unsubscribe stops the subscription id; its unsettled deliveries go
 	// back to their queue (the client can no longer settle them). With

@@ -97,6 +97,13 @@ type SubscribePlan struct {
 	// a client never got goes back to its queue: every auto-ack
 	// subscription except an Ephemeral one, whose queue goes with it.
 	Settle bool
+	// History: an Ephemeral subscription to the topic exchange whose
+	// binding may match kept topics (history.go); the broker serves those
+	// topics from the history, with their offsets, and the rest as usual.
+	// From says what to recover first (its x-stream-offset header, which
+	// is then no consumer argument).
+	History Cover
+	From    HistoryFrom
 }
 
 // PlanSubscribe resolves s: its destination (a /temp-queue is refused,
@@ -140,12 +147,47 @@ func (r Rules) PlanSubscribe(s broker.Subscription) (SubscribePlan, error) {
 			// denies transient non-exclusive queues.
 			p.Flags = clientFlags(QueueFlags{Exclusive: true, AutoDelete: true}, o)
 		}
-		p.Ephemeral = s.Ack == broker.AckAuto && p.Queue == "" && len(o.Args) == 0 && len(o.ConsumerArgs) == 0
+		if t.Exchange == r.TopicExchange {
+			if err := r.planHistory(&p, s); err != nil {
+				return SubscribePlan{}, err
+			}
+		}
+		p.Ephemeral = s.Ack == broker.AckAuto && p.Queue == "" && len(o.Args) == 0 && len(p.Options.ConsumerArgs) == 0
 	default:
 		return SubscribePlan{}, errTempQueueDestination(s.Destination, "SUBSCRIBE")
 	}
 	p.Settle = s.Ack == broker.AckAuto && !p.Ephemeral
 	return p, nil
+}
+
+// planHistory decides whether a topic subscription is served from the
+// history: an auto-ack one of its own (not durable, no queue name or
+// arguments) whose binding may match kept topics. Its x-stream-offset says
+// where to recover from. Any other subscription with x-stream-offset on a
+// kept topic is refused: it has a queue of its own, which has no offsets.
+func (r Rules) planHistory(p *SubscribePlan, s broker.Subscription) error {
+	cover := r.HistoryCover(p.Key)
+	if cover == CoverNone {
+		return nil
+	}
+	v, asked := broker.HeaderValue(s.Headers, HeaderStreamOffset)
+	own := s.Ack != broker.AckAuto || p.Queue != "" || len(p.Options.Args) > 0
+	if own {
+		if asked {
+			return fmt.Errorf("%w: x-stream-offset on a history topic needs ack:auto and no queue of its own (durable, x-queue-name or x-* arguments)", broker.ErrInvalidHeader)
+		}
+		return nil
+	}
+	p.History = cover
+	p.Options.ConsumerArgs = nil
+	if asked {
+		from, err := ParseHistoryFrom(v)
+		if err != nil {
+			return err
+		}
+		p.From = from
+	}
+	return nil
 }
 
 // queueFlags are a /queue's: durable and shared, or with durable:false

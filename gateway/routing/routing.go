@@ -2,6 +2,7 @@ package routing
 
 import (
 	"strings"
+	"time"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 )
@@ -35,7 +36,10 @@ const DefaultTopicExchange = "amq.topic"
 // application prefix (/pub to the exchange stomp-gateway.app): the
 // relay's configuration defaults.
 func DefaultConfig() broker.RoutingConfig {
-	return broker.RoutingConfig{TopicExchange: DefaultTopicExchange, AppPrefix: "/pub", AppExchange: "stomp-gateway.app"}
+	return broker.RoutingConfig{
+		TopicExchange: DefaultTopicExchange, AppPrefix: "/pub", AppExchange: "stomp-gateway.app",
+		History: broker.HistoryConfig{MaxAge: 24 * time.Hour, MaxBytes: 100 << 20},
+	}
 }
 
 // Normalize rewrites a SEND destination into the form ParseDestination
