@@ -99,11 +99,12 @@ func (s *session) message(f *stomp.Frame) (*broker.Message, *closeReason) {
 	}
 	// Every message carries who sent it, in a header the client cannot
 	// set: a client's own copy is dropped, in any spelling a consumer
-	// might read as the same name.
+	// might read as the same name. So are the history's headers: only
+	// the broker says where a message is in a topic's history.
 	uh := s.srv.cfg.UserHeader
 	m := &broker.Message{Destination: dest, Body: f.Body, Headers: make([]broker.Header, 0, len(f.Headers)+1)}
 	for i, h := range f.Headers {
-		if sendHeaders[h.Key] || s.srv.isUserHeader(h.Key) || seenBefore(f.Headers[:i], h.Key) {
+		if sendHeaders[h.Key] || s.srv.isUserHeader(h.Key) || routing.IsHistoryHeader(h.Key) || seenBefore(f.Headers[:i], h.Key) {
 			continue
 		}
 		m.Headers = append(m.Headers, broker.Header{Name: h.Key, Value: h.Value})

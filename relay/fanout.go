@@ -416,6 +416,13 @@ func (nq *nodeQueue) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint6
 		if len(matched) == 0 {
 			continue
 		}
+		if nq.k.indexed && nq.r.rules.HistoryKept(d.Exchange, d.RoutingKey) {
+			// Every subscription that matches a kept topic is a history
+			// subscription: the history stream delivers it, with its
+			// offset (history.go).
+			clear(matched)
+			continue
+		}
 		dest := nq.r.rules.MessageDestination(d.Exchange, d.RoutingKey)
 		hs := deliveryHeaders(nil, &d)
 		shared := &broker.Shared{}

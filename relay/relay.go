@@ -55,6 +55,9 @@ type pool struct {
 	// (exclusive.go).
 	exMu      sync.Mutex
 	exclusive map[string]*owner
+	// history serves the history subscriptions (history.go); nil
+	// without history topics.
+	history *history
 }
 
 // New starts a relay: it dials RabbitMQ in the background (Ready reports
@@ -63,9 +66,15 @@ func New(cfg Config, log zerolog.Logger) (*Relay, error) {
 	if len(cfg.URLs) == 0 {
 		return nil, errors.New("relay: no AMQP URL")
 	}
-	r := &Relay{cfg: cfg, log: log.With().Str("component", "relay").Logger(), pools: map[string]*pool{}, vhosts: map[string]bool{}, exchanges: map[string]bool{}, quit: make(chan struct{})}
+	r := &Relay{log: log.With().Str("component", "relay").Logger(), pools: map[string]*pool{}, vhosts: map[string]bool{}, exchanges: map[string]bool{}, quit: make(chan struct{})}
 	r.node = "stomp-gateway." + strings.ToLower(rand.Text()[:10])
-	r.rules = routing.New(cfg.RoutingConfig())
+	if cfg.HistoryStream == "" {
+		cfg.HistoryStream = "stomp-gateway.history"
+	}
+	if cfg.HistoryMaxBytes <= 0 {
+		cfg.HistoryMaxBytes = 100 << 20
+	}
+	r.cfg, r.rules = cfg, routing.New(cfg.RoutingConfig())
 	for _, raw := range cfg.URLs {
 		u, err := url.Parse(strings.TrimSpace(raw))
 		if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
@@ -130,6 +139,10 @@ func (r *Relay) pool(vhost string) *pool {
 		p = &pool{r: r, vhost: vhost, fanouts: map[nodeKey]*nodeQueue{}, exclusive: map[string]*owner{}}
 		for i := range r.cfg.Connections {
 			p.links = append(p.links, newLink(r, vhost, i))
+		}
+		if r.rules.HistoryEnabled() {
+			p.history = newHistory(p)
+			go p.history.ensure(r.closing(), p.links[0])
 		}
 		r.pools[vhost] = p
 	}
@@ -390,6 +403,9 @@ func (r *Relay) Close() error {
 	r.mu.Unlock()
 	close(r.quit)
 	for _, p := range pools {
+		if p.history != nil {
+			p.history.close()
+		}
 		p.mu.Lock()
 		links := append(append([]*link(nil), p.links...), p.extra...)
 		p.mu.Unlock()
@@ -398,6 +414,16 @@ func (r *Relay) Close() error {
 		}
 	}
 	return nil
+}
+
+// closing is a context that ends when the relay closes.
+func (r *Relay) closing() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-r.quit
+		cancel()
+	}()
+	return ctx
 }
 
 // checkExchange makes sure exchange exists before it is published to or

@@ -68,6 +68,10 @@ type plan struct {
 	// fanout: served by a node-local shared queue (auto-ack, non-durable,
 	// plain topic or exchange subscriptions).
 	fanout bool
+	// history: a fanout subscription served from the history stream
+	// (history.go), recovering first as from says.
+	history routing.Cover
+	from    routing.HistoryFrom
 }
 
 // subscribePlan maps a SUBSCRIBE as routing.Rules.PlanSubscribe says:
@@ -84,6 +88,7 @@ func (r *Relay) subscribePlan(s broker.Subscription) (plan, error) {
 		queue: sp.Queue, declare: sp.Declare, QueueFlags: sp.Flags, args: amqp.Table(sp.Options.Args),
 		exchange: sp.Exchange, key: sp.Key, bind: sp.Bind, consumerArgs: amqp.Table(sp.Options.ConsumerArgs),
 		noAck: sp.Ephemeral, settle: sp.Settle, prefetch: s.Prefetch, durableSub: sp.Durable, fanout: sp.Ephemeral,
+		history: sp.History, from: sp.From,
 	}
 	if p.noAck {
 		p.prefetch = 0

@@ -61,6 +61,11 @@ func (s *session) Publish(ctx context.Context, m *broker.Message, confirmed func
 	if err != nil {
 		return err
 	}
+	if t.declare != "" || t.exchange == "" {
+		if err := s.r.refuseHistoryStream(t.key); err != nil {
+			return err
+		}
+	}
 	hs := m.Headers
 	if rt, ok := broker.HeaderValue(hs, "reply-to"); ok {
 		temp, err := routing.TempQueueReplyTo(rt)
@@ -198,6 +203,9 @@ func (s *session) Subscribe(ctx context.Context, sub broker.Subscription) error 
 	if err != nil {
 		return err
 	}
+	if err := s.r.refuseHistoryStream(pl.queue); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -217,19 +225,12 @@ func (s *session) Subscribe(ctx context.Context, sub broker.Subscription) error 
 	s.subs[sub.ID] = nil // reserved while it starts
 	s.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
-	var started subscriber
-	if pl.fanout {
-		started, err = s.p.joinFanout(ctx, s, sub.ID, pl)
-	} else {
-		started, err = startConsumer(ctx, s, sub.ID, pl)
-	}
+	started, err := s.start(ctx, sub.ID, pl)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err != nil || s.closed {
 		delete(s.subs, sub.ID)
 		s.consumers--
+		s.mu.Unlock()
 		if err == nil {
 			_ = started.stop(false)
 			return broker.ErrClosed
@@ -237,7 +238,34 @@ func (s *session) Subscribe(ctx context.Context, sub broker.Subscription) error 
 		return err
 	}
 	s.subs[sub.ID] = started
+	s.mu.Unlock()
+	if hm, ok := started.(*histMember); ok {
+		// After it is registered: the gateway ACKs what it recovers.
+		if err := hm.replay(ctx); err != nil {
+			s.mu.Lock()
+			if s.subs[sub.ID] == started {
+				delete(s.subs, sub.ID)
+				s.consumers--
+			}
+			s.mu.Unlock()
+			_ = started.stop(false)
+			return err
+		}
+	}
 	return nil
+}
+
+// start starts subscription id as pl says, within opTimeout.
+func (s *session) start(ctx context.Context, id string, pl plan) (subscriber, error) {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	switch {
+	case pl.history != routing.CoverNone:
+		return s.p.joinHistory(ctx, s, id, pl)
+	case pl.fanout:
+		return s.p.joinFanout(ctx, s, id, pl)
+	}
+	return startConsumer(ctx, s, id, pl)
 }
 
 // forget drops a subscription that ended on the broker's side.

@@ -40,6 +40,13 @@ const (
 	HeaderRecovered = "x-recovered"
 )
 
+// IsHistoryHeader reports whether a SEND header is one of the history's,
+// which only the broker sets: a client's copy is dropped, so no publisher
+// can make a live message look recovered or claim an offset.
+func IsHistoryHeader(name string) bool {
+	return name == HeaderStreamOffset || name == HeaderRecovered
+}
+
 // Values of HeaderRecovered.
 const (
 	Recovered        = "true"

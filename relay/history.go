@@ -1,0 +1,594 @@
+package relay
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
+)
+
+// Topic history on RabbitMQ (the contract: gateway/routing/history.go).
+//
+// Each virtual host has one stream (Config.HistoryStream), shared by every
+// gateway node, bound to the topic exchange with the history's binding
+// keys, so the history lives in the broker cluster and an offset means the
+// same on every node. A node serves its history subscriptions from one
+// consumer of that stream, started at its end ("next"), matching each
+// kept message against the subscriptions' binding keys as the node-local
+// fan-out does; the stream's own x-stream-offset header is the MESSAGE's
+// offset. Kept topics never come through the node queues too.
+//
+// A subscription that recovers gets a consumer of its own on the stream,
+// from the offset it asked for, on a channel of its own whose prefetch
+// paces the replay by what the client has read (its deliveries are
+// settled once written). To switch from the replay to the live consumer
+// with no gap and no duplicate the node appends a marker to the stream
+// once both consumers are attached: the replay delivers what comes
+// before the marker's offset, the live consumer what comes after it.
+// Live messages that arrive while the replay runs wait in the
+// subscription until it ends; then those past the marker go out, and the
+// live consumer's from then on (it may still be short of the marker after
+// a reconnect: what it brings up to the marker is dropped).
+
+// markerHeader carries a marker's token: random, so a client cannot
+// forge one (what it publishes to the stream's name never reaches a
+// subscriber: only the topic exchange's kept messages do).
+const markerHeader = "x-stomp-gateway-marker"
+
+// Bounds of the history's consumers.
+const (
+	livePrefetch   = 1000 // the node's live consumer
+	replayPrefetch = 256  // a replay: unwritten MESSAGEs in flight
+	liveAckEvery   = 64   // the live consumer acks in batches (its own channel)
+	maxReplays     = 32   // concurrent replays per node and vhost
+	// maxCatchUp bounds the bytes of live messages a recovering
+	// subscription holds while its replay runs: a client that reads
+	// slower than the topic is published to never catches up.
+	maxCatchUp = 16 << 20
+)
+
+// history is a virtual host's history stream as one node uses it.
+type history struct {
+	p       *pool
+	r       *Relay
+	stream  string
+	replays chan struct{} // a slot per running replay
+
+	startMu sync.Mutex // serialises start: one live consumer
+	l       *link      // its consumers' link, once started
+
+	mu      sync.Mutex
+	started bool
+	index   routing.TopicIndex[*histBinding]
+	all     map[*histSub]struct{}
+	ch      *amqp.Channel       // the live consumer's
+	gen     uint64
+	last    int64 // the newest offset the live consumer saw; -1 none
+	stopped bool
+}
+
+// histBinding is the subscribers of one binding key.
+type histBinding struct{ subs []*histSub }
+
+// histSub is one history subscription.
+type histSub struct {
+	h   *history
+	s   *session
+	id  string
+	key string
+	fan subscriber // its place in a node queue, for the topics not kept (CoverSome)
+
+	mu sync.Mutex
+	// live: live messages go to the client. Before, while the replay
+	// runs, they are held.
+	live      bool
+	held      []heldDelivery
+	heldBytes int
+	overflow  bool
+	floor     int64         // no offset below it is delivered
+	rch       *amqp.Channel // the replay's, while it runs
+}
+
+// heldDelivery is a live message held while the replay runs.
+type heldDelivery struct {
+	d   *broker.Delivery
+	off int64
+}
+
+// refuseHistoryStream refuses a SEND to or a subscription on the history
+// stream itself: read directly, it would hand out every kept topic past
+// the rules that authorize each; written directly, it would hold what no
+// topic's publisher sent.
+func (r *Relay) refuseHistoryStream(queue string) error {
+	if queue != "" && queue == r.cfg.HistoryStream && r.rules.HistoryEnabled() {
+		return fmt.Errorf("%w: queue '%s' keeps the topic history; subscribe to the topics instead", broker.ErrAccessRefused, queue)
+	}
+	return nil
+}
+
+func newHistory(p *pool) *history {
+	return &history{p: p, r: p.r, stream: p.r.cfg.HistoryStream, replays: make(chan struct{}, maxReplays), all: map[*histSub]struct{}{}, last: -1}
+}
+
+// streamArgs are the history stream's queue arguments.
+func (h *history) streamArgs() amqp.Table {
+	cfg := h.r.rules.History
+	args := amqp.Table{"x-queue-type": "stream", "x-max-length-bytes": cfg.MaxBytes}
+	if cfg.MaxAge > 0 {
+		args["x-max-age"] = strconv.FormatInt(max(int64(cfg.MaxAge.Seconds()), 1), 10) + "s"
+	}
+	// RabbitMQ drops whole segments: a quarter of the bound each, so
+	// retention follows the bound closely (its default is 500 MB).
+	args["x-stream-max-segment-size-bytes"] = min(max(cfg.MaxBytes/4, 1<<20), 500_000_000)
+	return args
+}
+
+// declare makes sure the stream exists and is bound on conn. A stream
+// declared with other arguments (another node's settings) is used as it
+// is, with a warning.
+func (h *history) declare(l *link, conn *amqp.Connection) error {
+	err := l.adminOn(conn, func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclare(h.stream, true, false, false, false, h.streamArgs())
+		return err
+	})
+	if errors.Is(err, broker.ErrPreconditionFailed) {
+		h.r.log.Warn().Err(err).Str("stream", h.stream).Msg("the history stream exists with other arguments (another node's HISTORY_* settings?): using it as it is")
+		err = l.adminOn(conn, func(ch *amqp.Channel) error {
+			_, err := ch.QueueDeclarePassive(h.stream, true, false, false, false, nil)
+			return err
+		})
+	}
+	if err != nil {
+		return err
+	}
+	return l.adminOn(conn, func(ch *amqp.Channel) error {
+		for _, key := range h.r.rules.HistoryBindings() {
+			if err := ch.QueueBind(h.stream, key, h.r.rules.TopicExchange, false, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ensure declares the stream once the link is up, so messages published
+// before any client subscribes are kept too.
+func (h *history) ensure(ctx context.Context, l *link) {
+	conn, err := l.connection(ctx)
+	if err != nil {
+		return
+	}
+	if err := h.declare(l, conn); err != nil {
+		h.r.log.Error().Err(err).Str("stream", h.stream).Msg("could not declare the topic history stream")
+	}
+}
+
+// start runs the live consumer, once.
+func (h *history) start(ctx context.Context) error {
+	h.startMu.Lock()
+	defer h.startMu.Unlock()
+	h.mu.Lock()
+	started := h.started
+	h.mu.Unlock()
+	if started {
+		return nil
+	}
+	l, conn, err := h.p.placeConsumer(ctx, h)
+	if err != nil {
+		return err
+	}
+	if err := h.declare(l, conn); err != nil {
+		l.unregister(h)
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.l = l
+	if err := h.open(conn); err != nil {
+		l.unregister(h)
+		return err
+	}
+	h.started = true
+	return nil
+}
+
+// open consumes the stream on a channel of its own on conn, from the end
+// or, after a reconnect, from the offset after the last one it saw.
+// h.mu held.
+func (h *history) open(conn *amqp.Connection) error {
+	var from any = "next"
+	if h.last >= 0 {
+		from = h.last + 1
+	}
+	ch, ds, err := h.consume(context.Background(), conn, livePrefetch, from)
+	if err != nil {
+		return err
+	}
+	if h.ch != nil {
+		_ = h.ch.Close()
+	}
+	h.gen++
+	h.ch = ch
+	go h.loop(ch, ds, h.gen)
+	return nil
+}
+
+// consume opens a channel of its own on conn and consumes the stream
+// from offset at. A stream declared a moment ago may not have its
+// replica on the node yet (RabbitMQ refuses with PRECONDITION_FAILED
+// for a while): that is tried again, within ctx and a few seconds.
+func (h *history) consume(ctx context.Context, conn *amqp.Connection, prefetch int, at any) (*amqp.Channel, <-chan amqp.Delivery, error) {
+	deadline := time.Now().Add(5 * time.Second)
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		ch, err := conn.Channel()
+		if err != nil {
+			return nil, nil, brokerErr(err)
+		}
+		err = ch.Qos(prefetch, 0, false)
+		if err == nil {
+			var ds <-chan amqp.Delivery
+			ds, err = ch.Consume(h.stream, consumerTag(), false, false, false, false, amqp.Table{"x-stream-offset": at})
+			if err == nil {
+				return ch, ds, nil
+			}
+		}
+		_ = ch.Close()
+		var ae *amqp.Error
+		if !errors.As(err, &ae) || ae.Code != amqp.PreconditionFailed || !strings.Contains(ae.Reason, "replica") || time.Now().After(deadline) {
+			return nil, nil, brokerErr(err)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, nil, broker.ErrClosed
+		}
+	}
+}
+
+// restore implements user: the live consumer resumes after the last
+// offset it saw, so a reconnect loses nothing of the history.
+func (h *history) restore(conn *amqp.Connection) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.started || h.stopped || (h.ch != nil && !h.ch.IsClosed()) {
+		return nil
+	}
+	if err := h.declare(h.l, conn); err != nil {
+		return err
+	}
+	return h.open(conn)
+}
+
+// offsetOf is a stream delivery's offset.
+func offsetOf(d *amqp.Delivery) int64 {
+	if n, ok := d.Headers["x-stream-offset"].(int64); ok {
+		return n
+	}
+	return -1
+}
+
+func markerOf(d *amqp.Delivery) string {
+	if d.Exchange != "" {
+		return ""
+	}
+	tok, _ := d.Headers[markerHeader].(string)
+	return tok
+}
+
+// loop passes the live consumer's kept messages to the subscriptions that
+// match them (markers, on the default exchange, are never kept).
+func (h *history) loop(ch *amqp.Channel, ds <-chan amqp.Delivery, gen uint64) {
+	var matched []*histSub
+	n := 0
+	for d := range ds {
+		if n++; n%liveAckEvery == 0 {
+			_ = ch.Ack(d.DeliveryTag, true)
+		}
+		off := offsetOf(&d)
+		h.mu.Lock()
+		if gen != h.gen {
+			h.mu.Unlock()
+			continue
+		}
+		h.last = max(h.last, off)
+		if !h.r.rules.HistoryKept(d.Exchange, d.RoutingKey) {
+			h.mu.Unlock()
+			continue
+		}
+		matched = matched[:0]
+		h.index.Match(d.RoutingKey, func(_ string, b *histBinding) { matched = append(matched, b.subs...) })
+		h.mu.Unlock()
+		if len(matched) == 0 {
+			continue
+		}
+		dest := h.r.rules.MessageDestination(d.Exchange, d.RoutingKey)
+		hs := deliveryHeaders(nil, &d)
+		shared := &broker.Shared{}
+		for _, sub := range matched {
+			sub.offer(&broker.Delivery{Subscription: sub.id, Destination: dest, Headers: hs, Body: d.Body, Shared: shared}, off)
+		}
+		clear(matched)
+	}
+	h.mu.Lock()
+	current := gen == h.gen && !h.stopped
+	h.mu.Unlock()
+	if current && !ch.IsClosed() {
+		h.lost(fmt.Errorf("%w: the history stream '%s' was deleted", broker.ErrNotFound, h.stream))
+	}
+}
+
+// lost ends every history subscription: the stream is gone.
+func (h *history) lost(err error) {
+	h.mu.Lock()
+	subs := slices.Collect(maps.Keys(h.all))
+	h.index, h.all = routing.TopicIndex[*histBinding]{}, map[*histSub]struct{}{}
+	h.started = false
+	ch := h.ch
+	h.ch = nil
+	h.gen++
+	h.mu.Unlock()
+	if ch != nil {
+		_ = ch.Close()
+	}
+	if h.l != nil {
+		h.l.unregister(h)
+	}
+	for _, sub := range subs {
+		if sub.fan != nil {
+			_ = sub.fan.stop(false)
+		}
+		sub.s.forget(sub.id)
+		sub.s.h.Lost(sub.id, err)
+	}
+}
+
+// offer passes a live delivery at offset off to the subscription: to the
+// client once it is live, held while its replay runs.
+func (sub *histSub) offer(d *broker.Delivery, off int64) {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	switch {
+	case off < sub.floor:
+	case sub.live:
+		sub.s.h.Deliver(d)
+	case !sub.overflow:
+		sub.heldBytes += len(d.Body) + 64
+		if sub.heldBytes > maxCatchUp {
+			sub.overflow, sub.held = true, nil
+			return
+		}
+		sub.held = append(sub.held, heldDelivery{d, off})
+	}
+}
+
+// catchUp ends the replay, which delivered every offset before marker:
+// the held live messages past it go out, then the live ones as they come.
+func (sub *histSub) catchUp(marker int64) error {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	sub.rch = nil
+	if sub.overflow {
+		return fmt.Errorf("%w: the topic moved on faster than the history was read (more than %d MiB of new messages while recovering)", broker.ErrLimit, maxCatchUp>>20)
+	}
+	sub.floor = max(sub.floor, marker+1)
+	for _, hd := range sub.held {
+		if hd.off >= sub.floor {
+			sub.s.h.Deliver(hd.d)
+		}
+	}
+	sub.held, sub.heldBytes = nil, 0
+	sub.live = true
+	return nil
+}
+
+// joinHistory adds a history subscription: to the live consumer, and to
+// a node queue too for the topics it matches that are not kept. When it
+// recovers, the session then runs its replay (histMember.replay), once it
+// is registered: the replay needs its ACKs.
+func (p *pool) joinHistory(ctx context.Context, s *session, id string, pl plan) (subscriber, error) {
+	h := p.history
+	if err := h.start(ctx); err != nil {
+		return nil, err
+	}
+	sub := &histSub{h: h, s: s, id: id, key: pl.key, live: !pl.from.Recover}
+	if pl.from.Recover && !pl.from.First {
+		sub.floor = pl.from.Offset
+	}
+	if pl.history == routing.CoverSome {
+		fan, err := p.joinFanout(ctx, s, id, pl)
+		if err != nil {
+			return nil, err
+		}
+		sub.fan = fan
+	}
+	h.add(sub)
+	return &histMember{sub: sub, from: pl.from}, nil
+}
+
+func (h *history) add(sub *histSub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b, ok := h.index.Get(sub.key)
+	if !ok {
+		b = &histBinding{}
+		h.index.Set(sub.key, b)
+	}
+	b.subs = append(slices.Clip(b.subs), sub)
+	h.all[sub] = struct{}{}
+}
+
+func (h *history) remove(sub *histSub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.all, sub)
+	b, ok := h.index.Get(sub.key)
+	if !ok {
+		return
+	}
+	b.subs = slices.DeleteFunc(slices.Clone(b.subs), func(s *histSub) bool { return s == sub })
+	if len(b.subs) == 0 {
+		h.index.Delete(sub.key)
+	}
+}
+
+// recover replays the stream from from to the subscription, up to a
+// marker it appends, and returns the marker's offset.
+func (h *history) recover(ctx context.Context, sub *histSub, from routing.HistoryFrom) (marker int64, err error) {
+	select {
+	case h.replays <- struct{}{}:
+		defer func() { <-h.replays }()
+	case <-ctx.Done():
+		return 0, broker.ErrClosed
+	}
+	h.mu.Lock()
+	l := h.l
+	h.mu.Unlock()
+	sctx, cancel := context.WithTimeout(ctx, opTimeout)
+	conn, err := l.connection(sctx)
+	cancel()
+	if err != nil {
+		return 0, err
+	}
+	var at any = from.Offset
+	if from.First {
+		at = "first"
+	}
+	ch, ds, err := h.replayOn(ctx, conn, sub, at)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = ch.Close() }()
+
+	// Published after both consumers are attached: each sees it.
+	token := rand.Text()
+	if err := ch.Publish("", h.stream, false, false, amqp.Publishing{Headers: amqp.Table{markerHeader: token}}); err != nil {
+		return 0, brokerErr(err)
+	}
+
+	first, partial := true, false
+	for {
+		var d amqp.Delivery
+		var ok bool
+		select {
+		case d, ok = <-ds:
+		case <-ctx.Done():
+			return 0, broker.ErrClosed
+		}
+		if !ok {
+			return 0, fmt.Errorf("%w: the history stream's consumer ended while recovering", broker.ErrUnavailable)
+		}
+		off := offsetOf(&d)
+		if first {
+			first = false
+			if !from.First && off > from.Offset {
+				// The offset asked for is no longer kept. RabbitMQ then
+				// attaches at the oldest kept, or at times at the end:
+				// read again from the oldest, to be sure.
+				partial = true
+				_ = ch.Close()
+				if ch, ds, err = h.replayOn(ctx, conn, sub, "first"); err != nil {
+					return 0, err
+				}
+				continue
+			}
+		}
+		if markerOf(&d) == token {
+			return off, nil
+		}
+		if off < from.Offset && !from.First || !h.r.rules.HistoryKept(d.Exchange, d.RoutingKey) || !routing.TopicMatch(sub.key, d.RoutingKey) {
+			_ = ch.Ack(d.DeliveryTag, false)
+			continue
+		}
+		mark := routing.Recovered
+		if partial {
+			mark, partial = routing.RecoveredPartial, false
+		}
+		hs := append(deliveryHeaders(nil, &d), broker.Header{Name: routing.HeaderRecovered, Value: mark})
+		sub.s.h.Deliver(&broker.Delivery{
+			Subscription: sub.id,
+			Destination:  h.r.rules.MessageDestination(d.Exchange, d.RoutingKey),
+			Tag:          d.DeliveryTag,
+			Settle:       true, // acked once written: the prefetch paces the replay
+			Headers:      hs,
+			Body:         d.Body,
+		})
+	}
+}
+
+// replayOn attaches a replay consumer at offset at and makes its channel
+// the one the subscription's ACKs settle on.
+func (h *history) replayOn(ctx context.Context, conn *amqp.Connection, sub *histSub, at any) (*amqp.Channel, <-chan amqp.Delivery, error) {
+	ch, ds, err := h.consume(ctx, conn, replayPrefetch, at)
+	if err != nil {
+		return nil, nil, err
+	}
+	sub.mu.Lock()
+	sub.rch = ch
+	sub.mu.Unlock()
+	return ch, ds, nil
+}
+
+// histMember is a history subscription's place in the session.
+type histMember struct {
+	sub  *histSub
+	from routing.HistoryFrom
+}
+
+// replay recovers what the subscription asked for, within ctx (the
+// session's), then lets the live messages through.
+func (m *histMember) replay(ctx context.Context) error {
+	if !m.from.Recover {
+		return nil
+	}
+	marker, err := m.sub.h.recover(ctx, m.sub, m.from)
+	if err != nil {
+		return err
+	}
+	return m.sub.catchUp(marker)
+}
+
+// ack settles a recovered MESSAGE once written (Delivery.Settle), which
+// lets the replay go on; live ones are not settled.
+func (m *histMember) ack(tag uint64, _ bool) error {
+	m.sub.mu.Lock()
+	ch := m.sub.rch
+	m.sub.mu.Unlock()
+	if ch != nil {
+		_ = ch.Ack(tag, false)
+	}
+	return nil
+}
+
+func (m *histMember) nack(uint64, bool, bool) error {
+	return fmt.Errorf("%w: subscription '%s' is auto-ack", broker.ErrUnknownDelivery, m.sub.id)
+}
+
+func (m *histMember) stop(bool) error {
+	m.sub.h.remove(m.sub)
+	if m.sub.fan != nil {
+		return m.sub.fan.stop(false)
+	}
+	return nil
+}
+
+// close stops the live consumer (the relay is closing).
+func (h *history) close() {
+	h.mu.Lock()
+	h.stopped = true
+	ch := h.ch
+	h.mu.Unlock()
+	if ch != nil {
+		_ = ch.Close()
+	}
+}
