@@ -72,7 +72,7 @@ type history struct {
 	started bool
 	index   routing.TopicIndex[*histBinding]
 	all     map[*histSub]struct{}
-	ch      *amqp.Channel       // the live consumer's
+	ch      *amqp.Channel // the live consumer's
 	gen     uint64
 	last    int64 // the newest offset the live consumer saw; -1 none
 	stopped bool
