@@ -377,7 +377,6 @@ func (sub *histSub) offer(d *broker.Delivery, off int64) {
 func (sub *histSub) catchUp(marker int64) error {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
-	sub.rch = nil
 	if sub.overflow {
 		return fmt.Errorf("%w: the topic moved on faster than the history was read (more than %d MiB of new messages while recovering)", broker.ErrLimit, maxCatchUp>>20)
 	}
@@ -468,7 +467,7 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 	if err != nil {
 		return 0, err
 	}
-	defer func() { _ = ch.Close() }()
+	defer func() { sub.closeReplay(ch) }()
 
 	// Published after both consumers are attached: each sees it.
 	token := rand.Text()
@@ -496,7 +495,7 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 				// attaches at the oldest kept, or at times at the end:
 				// read again from the oldest, to be sure.
 				partial = true
-				_ = ch.Close()
+				sub.closeReplay(ch)
 				if ch, ds, err = h.replayOn(ctx, conn, sub, "first"); err != nil {
 					return 0, err
 				}
@@ -524,6 +523,19 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 			Body:         d.Body,
 		})
 	}
+}
+
+// closeReplay closes a replay's channel once no ACK can be sent on it: an
+// ACK racing the close could reach RabbitMQ after it, on a channel number
+// the next channel.open reuses, which RabbitMQ answers by closing the
+// whole connection (CHANNEL_ERROR).
+func (sub *histSub) closeReplay(ch *amqp.Channel) {
+	sub.mu.Lock()
+	if sub.rch == ch {
+		sub.rch = nil
+	}
+	sub.mu.Unlock()
+	_ = ch.Close()
 }
 
 // replayOn attaches a replay consumer at offset at and makes its channel
@@ -562,10 +574,9 @@ func (m *histMember) replay(ctx context.Context) error {
 // lets the replay go on; live ones are not settled.
 func (m *histMember) ack(tag uint64, _ bool) error {
 	m.sub.mu.Lock()
-	ch := m.sub.rch
-	m.sub.mu.Unlock()
-	if ch != nil {
-		_ = ch.Ack(tag, false)
+	defer m.sub.mu.Unlock() // no closeReplay meanwhile
+	if m.sub.rch != nil {
+		_ = m.sub.rch.Ack(tag, false)
 	}
 	return nil
 }
