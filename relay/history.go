@@ -442,13 +442,14 @@ func (h *history) remove(sub *histSub) {
 }
 
 // recover replays the stream from from to the subscription, up to a
-// marker it appends, and returns the marker's offset.
-func (h *history) recover(ctx context.Context, sub *histSub, from routing.HistoryFrom) (marker int64, err error) {
+// marker it appends, and returns the marker's offset, and whether the
+// history no longer reached back to from.
+func (h *history) recover(ctx context.Context, sub *histSub, from routing.HistoryFrom) (marker int64, truncated bool, err error) {
 	select {
 	case h.replays <- struct{}{}:
 		defer func() { <-h.replays }()
 	case <-ctx.Done():
-		return 0, broker.ErrClosed
+		return 0, false, broker.ErrClosed
 	}
 	h.mu.Lock()
 	l := h.l
@@ -457,7 +458,7 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 	conn, err := l.connection(sctx)
 	cancel()
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	var at any = from.Offset
 	if from.First {
@@ -465,14 +466,14 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 	}
 	ch, ds, err := h.replayOn(ctx, conn, sub, at)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	defer func() { sub.closeReplay(ch) }()
 
 	// Published after both consumers are attached: each sees it.
 	token := rand.Text()
 	if err := ch.Publish("", h.stream, false, false, amqp.Publishing{Headers: amqp.Table{markerHeader: token}}); err != nil {
-		return 0, brokerErr(err)
+		return 0, false, brokerErr(err)
 	}
 
 	first, partial := true, false
@@ -482,10 +483,10 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 		select {
 		case d, ok = <-ds:
 		case <-ctx.Done():
-			return 0, broker.ErrClosed
+			return 0, false, broker.ErrClosed
 		}
 		if !ok {
-			return 0, fmt.Errorf("%w: the history stream's consumer ended while recovering", broker.ErrUnavailable)
+			return 0, false, fmt.Errorf("%w: the history stream's consumer ended while recovering", broker.ErrUnavailable)
 		}
 		off := offsetOf(&d)
 		if first {
@@ -494,16 +495,16 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 				// The offset asked for is no longer kept. RabbitMQ then
 				// attaches at the oldest kept, or at times at the end:
 				// read again from the oldest, to be sure.
-				partial = true
+				partial, truncated = true, true
 				sub.closeReplay(ch)
 				if ch, ds, err = h.replayOn(ctx, conn, sub, "first"); err != nil {
-					return 0, err
+					return 0, false, err
 				}
 				continue
 			}
 		}
 		if markerOf(&d) == token {
-			return off, nil
+			return off, truncated, nil
 		}
 		if off < from.Offset && !from.First || !h.r.rules.HistoryKept(d.Exchange, d.RoutingKey) || !routing.TopicMatch(sub.key, d.RoutingKey) {
 			_ = ch.Ack(d.DeliveryTag, false)
@@ -514,6 +515,7 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 			mark, partial = routing.RecoveredPartial, false
 		}
 		hs := append(deliveryHeaders(nil, &d), broker.Header{Name: routing.HeaderRecovered, Value: mark})
+		mRecovered.Inc()
 		sub.s.h.Deliver(&broker.Delivery{
 			Subscription: sub.id,
 			Destination:  h.r.rules.MessageDestination(d.Exchange, d.RoutingKey),
@@ -563,11 +565,19 @@ func (m *histMember) replay(ctx context.Context) error {
 	if !m.from.Recover {
 		return nil
 	}
-	marker, err := m.sub.h.recover(ctx, m.sub, m.from)
-	if err != nil {
-		return err
+	marker, partial, err := m.sub.h.recover(ctx, m.sub, m.from)
+	if err == nil {
+		err = m.sub.catchUp(marker)
 	}
-	return m.sub.catchUp(marker)
+	switch {
+	case err != nil:
+		mRecoveries.WithLabelValues("failed").Inc()
+	case partial:
+		mRecoveries.WithLabelValues("partial").Inc()
+	default:
+		mRecoveries.WithLabelValues("complete").Inc()
+	}
+	return err
 }
 
 // ack settles a recovered MESSAGE once written (Delivery.Settle), which

@@ -11,6 +11,16 @@ var mReconnects = prometheus.NewCounter(prometheus.CounterOpts{
 	Name: "stomp_gateway_amqp_reconnects_total", Help: "AMQP connections re-established after a loss.",
 })
 
+// The topic history's recoveries (history.go).
+var (
+	mRecoveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "stomp_gateway_history_recoveries_total", Help: "SUBSCRIBEs that recovered a topic's history, by result: complete, partial (the offset asked for was no longer kept) or failed.",
+	}, []string{"result"})
+	mRecovered = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "stomp_gateway_history_recovered_messages_total", Help: "MESSAGEs delivered from a topic's history rather than live.",
+	})
+)
+
 // Collectors returns the relay's metrics: the broker footprint of this
 // node (connections, channels, node-local fan-out queues and their local
 // subscribers) read from its state when scraped, and reconnects.
@@ -31,7 +41,7 @@ func (r *Relay) Collectors() []prometheus.Collector {
 		})
 	}
 	return []prometheus.Collector{
-		mReconnects,
+		mReconnects, mRecoveries, mRecovered,
 		gauge("stomp_gateway_amqp_connections", "Open AMQP connections of this node.", func(p *pool) float64 {
 			n := 0
 			for _, l := range p.allLinks() {
@@ -79,6 +89,14 @@ func (r *Relay) Collectors() []prometheus.Collector {
 				nq.mu.RUnlock()
 			}
 			return float64(n)
+		}),
+		gauge("stomp_gateway_history_subscribers", "Local subscriptions served from the topic history's stream.", func(p *pool) float64 {
+			if p.history == nil {
+				return 0
+			}
+			p.history.mu.Lock()
+			defer p.history.mu.Unlock()
+			return float64(len(p.history.all))
 		}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "stomp_gateway_node_full", Help: "1 while the node can take no more consumers (every AMQP connection it may open has no channel left); /readyz then reports not ready.",
