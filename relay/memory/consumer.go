@@ -18,6 +18,10 @@ type consumer struct {
 	// until the gateway has written them (broker.Delivery.Settle).
 	settle  bool
 	unacked []unsettled
+	// history: a history subscription (routing.SubscribePlan.History),
+	// delivered kept messages with their offsets, none below from.
+	history bool
+	from    int64
 }
 
 // unsettled is a delivery waiting for Ack or Nack, in tag order.
@@ -37,8 +41,17 @@ func (cs *consumer) hasRoom() bool {
 func (cs *consumer) tracked() bool { return cs.mode != broker.AckAuto || cs.settle }
 
 // deliver tags m with the Conn's next delivery tag, keeps it unsettled in
-// client modes and queues the Delivery for the Conn's Handler.
+// client modes and queues the Delivery for the Conn's Handler. A history
+// subscription gets a kept message with its offset, or not at all when
+// the offset is below where it asked to start.
 func (cs *consumer) deliver(m *message, out *batch) {
+	headers := m.headers
+	if cs.history && m.kept {
+		if m.offset < cs.from {
+			return // the subscriber asked to start after it (history.go)
+		}
+		headers = m.offsetHeaders
+	}
 	c := cs.conn
 	c.lastTag++
 	if cs.tracked() {
@@ -50,7 +63,7 @@ func (cs *consumer) deliver(m *message, out *batch) {
 		Tag:          c.lastTag,
 		Redelivered:  m.redelivered,
 		Settle:       cs.settle,
-		Headers:      m.headers,
+		Headers:      headers,
 		Body:         m.body,
 	}}, out)
 }

@@ -35,6 +35,12 @@ type message struct {
 	headers     []broker.Header
 	body        []byte
 	redelivered bool
+	// kept: published on a kept topic, at offset in its vhost's history;
+	// history subscriptions are delivered offsetHeaders, headers with
+	// x-stream-offset (history.go).
+	kept          bool
+	offset        int64
+	offsetHeaders []broker.Header
 }
 
 // enqueue appends m, numbering it.
