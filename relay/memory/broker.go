@@ -82,7 +82,7 @@ func (b *Broker) Connect(ctx context.Context, info broker.ConnectInfo, h broker.
 	}
 	v := b.vhosts[info.VHost]
 	if v == nil {
-		v = newVHost(info.VHost, b.rules)
+		v = newVHost(info.VHost, b.rules, b.now())
 		b.vhosts[info.VHost] = v
 	}
 	c := newConn(b, v, info, h)

@@ -10,10 +10,17 @@ import (
 
 // history is a vhost's topic history (routing: history.go): the messages
 // published on kept topics, in a ring bounded by bytes and age, each at
-// an offset. Offsets count from 0 and only grow; eviction drops the
-// oldest. It plays the part of the RabbitMQ stream the relay keeps, whose
-// offsets clients must not assume contiguous (here they happen to be, per
-// vhost, across every kept topic). Guarded by Broker.mu.
+// an offset. Offsets only grow, by one per kept message of the vhost;
+// eviction drops the oldest. It plays the part of the RabbitMQ stream the
+// relay keeps, whose offsets clients must not assume contiguous.
+//
+// Offsets start at the time the vhost was created, in microseconds, not
+// at 0: the history is lost with the process, and a client that resumes
+// from an offset the previous process gave it must find that offset
+// evicted (and be told partial), not in the future, where the new
+// process's first messages would lie below it and never be delivered. It
+// holds as long as the process kept fewer than a million messages a
+// second on average. Guarded by Broker.mu.
 type history struct {
 	cfg     broker.HistoryConfig
 	entries []kept // oldest first; entries[i].offset == first + i
@@ -30,7 +37,10 @@ type kept struct {
 	m      message // as published: its offset and offsetHeaders set
 }
 
-func newHistory(cfg broker.HistoryConfig) *history { return &history{cfg: cfg} }
+func newHistory(cfg broker.HistoryConfig, created time.Time) *history {
+	base := created.UnixMicro()
+	return &history{cfg: cfg, first: base, next: base}
+}
 
 // keep gives m the next offset and keeps it, evicting what no longer
 // fits (m itself, when it is larger than MaxBytes: it is delivered live

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func TestHistorySubscribeWhileAKeptPublishMatches(t *testing.T) {
 	published := startPublish(t, publisher, "/topic/slow", "slow")
 	awaitParked(t, matching)
 	meanwhile(t, release, func() error {
-		return sub.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/slow", Headers: recoverFrom("0")})
+		return sub.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/slow", Headers: recoverFrom("first")})
 	})
 	release()
 	if err := <-published; err != nil {
@@ -56,8 +57,11 @@ func TestHistorySubscribeWhileAKeptPublishMatches(t *testing.T) {
 	if v, _ := broker.HeaderValue(d.Headers, routing.HeaderRecovered); v != "" {
 		t.Fatalf("the message kept after the subscription registered came as recovered (%q)", v)
 	}
-	if v, _ := broker.HeaderValue(d.Headers, routing.HeaderStreamOffset); v != "0" {
-		t.Fatalf("offset %q, want 0", v)
+	b.mu.Lock()
+	first := strconv.FormatInt(sub.vhost.history.first, 10)
+	b.mu.Unlock()
+	if v, _ := broker.HeaderValue(d.Headers, routing.HeaderStreamOffset); v != first {
+		t.Fatalf("offset %q, want the history's first, %s", v, first)
 	}
 }
 
@@ -79,25 +83,68 @@ func TestHistoryMaxAgeDropsOldMessages(t *testing.T) {
 	}
 	b := newHistoryBroker(t, time.Minute, clock)
 	pub, _ := testConnect(t, b, "publisher")
+	watcher, watched := testConnect(t, b, "watcher")
+	if err := watcher.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/chat.room"}); err != nil {
+		t.Fatal(err)
+	}
 	for _, body := range []string{"old", "recent"} {
 		if err := pub.Publish(t.Context(), &broker.Message{Destination: "/topic/chat.room", Body: []byte(body)}, nil); err != nil {
 			t.Fatal(err)
 		}
 		advance(50 * time.Second)
 	}
+	old, _ := broker.HeaderValue(receive(t, watched, "old").Headers, routing.HeaderStreamOffset)
 	// "old" is 100 s old now, "recent" 50 s.
 	sub, got := testConnect(t, b, "subscriber")
-	if err := sub.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/chat.room", Headers: recoverFrom("0")}); err != nil {
+	if err := sub.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/chat.room", Headers: recoverFrom(old)}); err != nil {
 		t.Fatal(err)
 	}
 	d := receive(t, got, "recent")
 	if v, _ := broker.HeaderValue(d.Headers, routing.HeaderRecovered); v != routing.RecoveredPartial {
-		t.Fatalf("x-recovered %q, want partial: the message at offset 0 was dropped", v)
+		t.Fatalf("x-recovered %q, want partial: the message at offset %s was dropped", v, old)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if h := sub.vhost.history; len(h.entries) != 1 || h.first != 1 || h.bytes != int64(len("recent")) {
-		t.Fatalf("history keeps %d entries from %d, %d bytes; want 1 from 1, %d", len(h.entries), h.first, h.bytes, len("recent"))
+	if h := sub.vhost.history; len(h.entries) != 1 || strconv.FormatInt(h.first-1, 10) != old || h.bytes != int64(len("recent")) {
+		t.Fatalf("history keeps %d entries from %d, %d bytes; want 1 from the one after %s, %d", len(h.entries), h.first, h.bytes, old, len("recent"))
+	}
+}
+
+// The history goes with the process. A client that resumes, on the next
+// one, from an offset the previous one gave it is told that what it asked
+// for is gone, and gets what the new one kept: the new offsets are larger
+// than any it saw, never below where it asks to start.
+func TestHistoryRestartedBrokerNeverReusesOffsets(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_700_000_000, 0)
+	before := newHistoryBroker(t, 0, func() time.Time { return now })
+	pub, _ := testConnect(t, before, "publisher")
+	watcher, watched := testConnect(t, before, "watcher")
+	if err := watcher.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/chat.room"}); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	for range 1000 {
+		if err := pub.Publish(t.Context(), &broker.Message{Destination: "/topic/chat.room", Body: []byte("before")}, nil); err != nil {
+			t.Fatal(err)
+		}
+		last, _ = broker.HeaderValue(receive(t, watched, "before").Headers, routing.HeaderStreamOffset)
+	}
+	_ = before.Close()
+
+	after := newHistoryBroker(t, 0, func() time.Time { return now.Add(time.Second) }) // restarted a second later
+	pub, _ = testConnect(t, after, "publisher")
+	if err := pub.Publish(t.Context(), &broker.Message{Destination: "/topic/chat.room", Body: []byte("after")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.ParseInt(last, 10, 64)
+	sub, got := testConnect(t, after, "subscriber")
+	if err := sub.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/chat.room", Headers: recoverFrom(strconv.FormatInt(n+1, 10))}); err != nil {
+		t.Fatal(err)
+	}
+	d := receive(t, got, "after")
+	if v, _ := broker.HeaderValue(d.Headers, routing.HeaderRecovered); v != routing.RecoveredPartial {
+		t.Fatalf("x-recovered %q, want partial: the previous process's history is gone", v)
 	}
 }
 
@@ -153,7 +200,7 @@ func TestHistorySubscribeWaitsForRecoveredMessagesAnotherGoroutinePasses(t *test
 	}
 	subscribed := make(chan error, 1)
 	go func() {
-		subscribed <- sub.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/chat.room", Headers: recoverFrom("0")})
+		subscribed <- sub.Subscribe(t.Context(), broker.Subscription{ID: "s", Destination: "/topic/chat.room", Headers: recoverFrom("first")})
 	}()
 	select {
 	case err := <-subscribed:

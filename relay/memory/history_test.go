@@ -177,14 +177,14 @@ func TestHistoryReplayDoesNotLeakOtherTopics(t *testing.T) {
 		send(t, pub, "/topic/"+key, key)
 	}
 	c, r := connect(t, b)
-	subscribe(t, c, broker.Subscription{ID: "rooms", Destination: "/topic/chat.room.*", Headers: []broker.Header{from("0")}})
+	subscribe(t, c, broker.Subscription{ID: "rooms", Destination: "/topic/chat.room.*", Headers: []broker.Header{from("first")}})
 	expect(t, r, routing.Recovered, "chat.room.1", "chat.room.2")
 	r.none(t)
-	subscribe(t, c, broker.Subscription{ID: "one", Destination: "/topic/chat.room.1", Headers: []broker.Header{from("0")}})
+	subscribe(t, c, broker.Subscription{ID: "one", Destination: "/topic/chat.room.1", Headers: []broker.Header{from("first")}})
 	expect(t, r, routing.Recovered, "chat.room.1")
 	r.none(t)
 	// /exchange/amq.topic reaches the same exchange: same binding, same filter.
-	subscribe(t, c, broker.Subscription{ID: "x", Destination: "/exchange/amq.topic/chat.*.admins", Headers: []broker.Header{from("0")}})
+	subscribe(t, c, broker.Subscription{ID: "x", Destination: "/exchange/amq.topic/chat.*.admins", Headers: []broker.Header{from("first")}})
 	expect(t, r, routing.Recovered, "chat.secret.admins")
 	r.none(t)
 }
@@ -294,7 +294,11 @@ func TestHistoryNoGapNoDuplicateWhilePublishing(t *testing.T) {
 	const publishers, perPublisher, subscribers = 4, 300, 8
 	b := historyBroker(t, 1<<30)
 	pub, _ := connect(t, b)
+	watcher, watched := connect(t, b)
+	subscribe(t, watcher, broker.Subscription{ID: "s", Destination: "/topic/chat.load"})
 	send(t, pub, "/topic/chat.load", "start")
+	base := offsetOf(t, watched.nextBody(t, "start"))
+	unsubscribe(t, watcher, "s", false)
 	var wg sync.WaitGroup
 	for p := range publishers {
 		wg.Add(1)
@@ -321,12 +325,12 @@ func TestHistoryNoGapNoDuplicateWhilePublishing(t *testing.T) {
 	results := make([]result, subscribers)
 	for i := range subscribers {
 		c, r := connect(t, b)
-		start := int64(i * publishers * perPublisher / subscribers / 2)
+		start := base + int64(i*publishers*perPublisher/subscribers/2)
 		subscribe(t, c, broker.Subscription{ID: "s", Destination: "/topic/chat.*", Headers: []broker.Header{from(fmt.Sprint(start))}})
 		results[i] = result{start, r}
 	}
 	wg.Wait()
-	last := int64(publishers * perPublisher) // "start" is 0
+	last := base + int64(publishers*perPublisher)
 	for i, res := range results {
 		want, live := res.from, false
 		for want <= last {

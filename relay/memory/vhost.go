@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
@@ -29,10 +30,10 @@ type vhost struct {
 // custom one) and the application exchange (the relay declares it).
 // Exchanges cannot be created through STOMP, so naming any other is
 // not_found, as it is on RabbitMQ when nobody declared it.
-func newVHost(name string, rules routing.Rules) *vhost {
+func newVHost(name string, rules routing.Rules, now time.Time) *vhost {
 	v := &vhost{name: name, exchanges: map[string]*exchange{}, queues: make(map[string]*queue)}
 	if rules.HistoryEnabled() {
-		v.history = newHistory(rules.History)
+		v.history = newHistory(rules.History, now)
 	}
 	for x, typ := range rules.Exchanges() {
 		v.exchanges[x] = &exchange{kind: exchangeKinds[typ]}
