@@ -22,6 +22,12 @@ type consumer struct {
 	// delivered kept messages with their offsets, none below from.
 	history bool
 	from    int64
+	// recovered are the tags of recovered deliveries not yet written:
+	// they are delivered with Settle, so that the gateway waits for room
+	// in the session's outbound queue rather than closing a client that
+	// recovers more than it holds as a slow consumer; the gateway's Ack
+	// once written only forgets them (the history keeps the message).
+	recovered map[uint64]struct{}
 }
 
 // unsettled is a delivery waiting for Ack or Nack, in tag order.
@@ -57,12 +63,18 @@ func (cs *consumer) deliver(m *message, out *batch) {
 	if cs.tracked() {
 		cs.unacked = append(cs.unacked, unsettled{tag: c.lastTag, m: m})
 	}
+	if m.recovered {
+		if cs.recovered == nil {
+			cs.recovered = make(map[uint64]struct{})
+		}
+		cs.recovered[c.lastTag] = struct{}{}
+	}
 	c.post(event{d: &broker.Delivery{
 		Subscription: cs.id,
 		Destination:  c.b.rules.MessageDestination(m.exchange, m.key),
 		Tag:          c.lastTag,
 		Redelivered:  m.redelivered,
-		Settle:       cs.settle,
+		Settle:       cs.settle || m.recovered,
 		Headers:      headers,
 		Body:         m.body,
 	}}, out)

@@ -54,8 +54,11 @@
 // that nothing published meanwhile is missed or delivered twice. A kept
 // message is therefore routed by the bindings as they are under the
 // lock, not by the snapshot matched before (one extra match, only when
-// the bindings changed in between). x-stream-offset and x-recovered
-// headers that a publisher sets on the topic exchange are dropped.
+// the bindings changed in between). Recovered deliveries are held until
+// the gateway wrote them (broker.Delivery.Settle), so a large recovery
+// waits for the client instead of closing it as a slow consumer.
+// x-stream-offset and x-recovered headers that a publisher sets on the
+// topic exchange are dropped.
 //
 // What it does not imitate, by nature: nothing is persisted (durable
 // queues and persistent messages last as long as the process); queue

@@ -122,7 +122,8 @@ func withoutHistoryHeaders(hs []broker.Header) []broker.Header {
 
 // recover posts to cs, in order, the kept messages from p.From that its
 // binding key matches, each marked x-recovered (the first one "partial"
-// when the history no longer reached back to the offset asked for), and
+// when the history no longer reached back to the offset asked for) and
+// held until written (consumer.recovered), and
 // sets its floor: no kept message below the offset asked for is delivered
 // to it later, so one beyond the newest means live messages from there.
 // It returns how many it posted.
@@ -146,6 +147,7 @@ func (cs *consumer) recover(h *history, p routing.SubscribePlan, now time.Time, 
 			mark, partial = routing.RecoveredPartial, false
 		}
 		m := e.m
+		m.recovered = true
 		m.offsetHeaders = append(m.offsetHeaders[:len(m.offsetHeaders):len(m.offsetHeaders)], broker.Header{Name: routing.HeaderRecovered, Value: mark})
 		cs.deliver(&m, out)
 		n++

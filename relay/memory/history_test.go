@@ -351,3 +351,38 @@ func TestHistoryNoGapNoDuplicateWhilePublishing(t *testing.T) {
 		res.r.none(t)
 	}
 }
+
+// TestHistoryRecoveredDeliveriesAreHeldUntilWritten: recovered deliveries
+// come with Settle, so the gateway waits for room in a session's outbound
+// queue rather than closing a client that recovers a lot as a slow
+// consumer, and settles each once written; live ones of the same
+// subscription are not held.
+func TestHistoryRecoveredDeliveriesAreHeldUntilWritten(t *testing.T) {
+	t.Parallel()
+	b := historyBroker(t, 1<<20)
+	pub, _ := connect(t, b)
+	send(t, pub, "/topic/news", "kept")
+	c, r := connect(t, b)
+	subscribe(t, c, broker.Subscription{ID: "s", Destination: "/topic/news", Headers: []broker.Header{from("first")}})
+	d := r.nextBody(t, "kept")
+	if !d.Settle {
+		t.Fatal("a recovered delivery is not held until written")
+	}
+	if err := c.Ack("s", d.Tag, false); err != nil {
+		t.Fatalf("settling a written recovered delivery: %v", err)
+	}
+	wantErr(t, c.Ack("s", d.Tag, false), broker.ErrUnknownDelivery)
+	send(t, pub, "/topic/news", "live")
+	if d := r.nextBody(t, "live"); d.Settle {
+		t.Fatal("a live delivery of a plain topic subscription is held")
+	}
+	// Unsubscribing with a recovered delivery unsettled loses nothing:
+	// the history has it.
+	send(t, pub, "/topic/news", "again")
+	subscribe(t, c, broker.Subscription{ID: "t", Destination: "/topic/news", Headers: []broker.Header{from("first")}})
+	for range 4 {
+		r.next(t)
+	}
+	unsubscribe(t, c, "t", false)
+	r.none(t)
+}

@@ -41,6 +41,9 @@ type message struct {
 	kept          bool
 	offset        int64
 	offsetHeaders []broker.Header
+	// recovered: delivered from the history by recover, held until the
+	// gateway wrote it (consumer.recovered).
+	recovered bool
 }
 
 // enqueue appends m, numbering it.
