@@ -18,8 +18,11 @@ build: ## build bin/stomp-gateway
 	$(GO) build -trimpath -o $(BIN) ./cmd/stomp-gateway
 
 .PHONY: run
-run: build chat-deps ## run the gateway on :15674 with the embedded broker (unless STOMP_GATEWAY_AMQP_URL is set), the demo page at / and no authentication (unless STOMP_GATEWAY_AUTH is set)
-	STOMP_GATEWAY_DEMO=$${STOMP_GATEWAY_DEMO:-true} STOMP_GATEWAY_AUTH=$${STOMP_GATEWAY_AUTH-none} ./$(BIN)
+run: build chat-deps ## run the gateway on :15674 with the embedded broker (unless STOMP_GATEWAY_AMQP_URL is set), the demo page at / with its rooms' history kept, and no authentication (unless STOMP_GATEWAY_AUTH is set)
+	@# The chat rooms keep history (unless STOMP_GATEWAY_HISTORY_TOPICS is
+	@# set, empty turns it off): a page that reconnects shows what it missed.
+	STOMP_GATEWAY_DEMO=$${STOMP_GATEWAY_DEMO:-true} STOMP_GATEWAY_AUTH=$${STOMP_GATEWAY_AUTH-none} \
+		STOMP_GATEWAY_HISTORY_TOPICS=$${STOMP_GATEWAY_HISTORY_TOPICS-/topic/chat.room.*} ./$(BIN)
 
 .PHONY: test
 test: vet client-deps chat-deps browser-deps stomppy-deps rabbitmq ## vet, every unit, integration (real RabbitMQ) and client test with -race, a short fuzz run, and the cluster tests

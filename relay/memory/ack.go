@@ -43,6 +43,10 @@ func (c *Conn) settle(id string, tag uint64, multiple bool, then func(*consumer,
 	if cs == nil {
 		return errUnknownSubscription(id)
 	}
+	if _, ok := cs.recovered[tag]; ok && !multiple {
+		delete(cs.recovered, tag) // written: the history still has it
+		return nil
+	}
 	ms, ok := cs.take(tag, multiple)
 	if !ok {
 		return fmt.Errorf("%w %d for subscription '%s'", broker.ErrUnknownDelivery, tag, id)

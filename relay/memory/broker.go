@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
@@ -19,6 +20,9 @@ type Broker struct {
 	// topicMatch is routing.TopicMatch; tests replace it, before any
 	// Connect, to hold a publish in the middle of matching.
 	topicMatch func(pattern, key string) bool
+	// now is time.Now; tests replace it, before any Connect, to age the
+	// topic history.
+	now func() time.Time
 
 	// mu guards everything below and all state of vhosts, exchanges,
 	// queues, consumers and Conns, except the exchanges and bindings
@@ -35,7 +39,8 @@ type Config struct {
 	// Routing is how destinations map (TOPIC_EXCHANGE, APP_PREFIX,
 	// APP_EXCHANGE, SLASH_DESTINATIONS), applied by the same rules as on
 	// the relay. Every vhost has the topic exchange and the application
-	// exchange, as topic exchanges.
+	// exchange, as topic exchanges. Its History (HISTORY_*) is kept per
+	// vhost in memory (history.go).
 	Routing broker.RoutingConfig
 }
 
@@ -54,6 +59,7 @@ func NewWithConfig(cfg Config) *Broker {
 		conns:      make(map[*Conn]struct{}),
 		rules:      routing.New(cfg.Routing),
 		topicMatch: routing.TopicMatch,
+		now:        time.Now,
 	}
 }
 
@@ -76,7 +82,7 @@ func (b *Broker) Connect(ctx context.Context, info broker.ConnectInfo, h broker.
 	}
 	v := b.vhosts[info.VHost]
 	if v == nil {
-		v = newVHost(info.VHost, b.rules)
+		v = newVHost(info.VHost, b.rules, b.now())
 		b.vhosts[info.VHost] = v
 	}
 	c := newConn(b, v, info, h)

@@ -18,6 +18,16 @@ type consumer struct {
 	// until the gateway has written them (broker.Delivery.Settle).
 	settle  bool
 	unacked []unsettled
+	// history: a history subscription (routing.SubscribePlan.History),
+	// delivered kept messages with their offsets, none below from.
+	history bool
+	from    int64
+	// recovered are the tags of recovered deliveries not yet written:
+	// they are delivered with Settle, so that the gateway waits for room
+	// in the session's outbound queue rather than closing a client that
+	// recovers more than it holds as a slow consumer; the gateway's Ack
+	// once written only forgets them (the history keeps the message).
+	recovered map[uint64]struct{}
 }
 
 // unsettled is a delivery waiting for Ack or Nack, in tag order.
@@ -37,20 +47,35 @@ func (cs *consumer) hasRoom() bool {
 func (cs *consumer) tracked() bool { return cs.mode != broker.AckAuto || cs.settle }
 
 // deliver tags m with the Conn's next delivery tag, keeps it unsettled in
-// client modes and queues the Delivery for the Conn's Handler.
+// client modes and queues the Delivery for the Conn's Handler. A history
+// subscription gets a kept message with its offset, or not at all when
+// the offset is below where it asked to start.
 func (cs *consumer) deliver(m *message, out *batch) {
+	headers := m.headers
+	if cs.history && m.kept {
+		if m.offset < cs.from {
+			return // the subscriber asked to start after it (history.go)
+		}
+		headers = m.offsetHeaders
+	}
 	c := cs.conn
 	c.lastTag++
 	if cs.tracked() {
 		cs.unacked = append(cs.unacked, unsettled{tag: c.lastTag, m: m})
+	}
+	if m.recovered {
+		if cs.recovered == nil {
+			cs.recovered = make(map[uint64]struct{})
+		}
+		cs.recovered[c.lastTag] = struct{}{}
 	}
 	c.post(event{d: &broker.Delivery{
 		Subscription: cs.id,
 		Destination:  c.b.rules.MessageDestination(m.exchange, m.key),
 		Tag:          c.lastTag,
 		Redelivered:  m.redelivered,
-		Settle:       cs.settle,
-		Headers:      m.headers,
+		Settle:       cs.settle || m.recovered,
+		Headers:      headers,
 		Body:         m.body,
 	}}, out)
 }

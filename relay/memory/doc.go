@@ -39,6 +39,27 @@
 // RabbitMQ, except that a cumulative ACK settles only its own
 // subscription, as the port requires.
 //
+// # Topic history
+//
+// With HISTORY_TOPICS set (broker.RoutingConfig.History), each vhost keeps
+// the messages published on kept topics (routing.Rules.HistoryKept) in a
+// ring bounded by HISTORY_MAX_BYTES (bodies and headers) and
+// HISTORY_MAX_AGE, at offsets 0, 1, 2, ... in publish order, where the
+// relay keeps them in a RabbitMQ stream (history.go). A history
+// subscription (routing.SubscribePlan.History) is an ordinary
+// subscription with a queue of its own, whose deliveries of kept
+// messages carry x-stream-offset; its x-stream-offset on SUBSCRIBE makes
+// Subscribe post the kept messages its binding matches first, marked
+// x-recovered, under the same hold of Broker.mu that binds its queue, so
+// that nothing published meanwhile is missed or delivered twice. A kept
+// message is therefore routed by the bindings as they are under the
+// lock, not by the snapshot matched before (one extra match, only when
+// the bindings changed in between). Recovered deliveries are held until
+// the gateway wrote them (broker.Delivery.Settle), so a large recovery
+// waits for the client instead of closing it as a slow consumer.
+// x-stream-offset and x-recovered headers that a publisher sets on the
+// topic exchange are dropped.
+//
 // What it does not imitate, by nature: nothing is persisted (durable
 // queues and persistent messages last as long as the process); queue
 // arguments are validated and compared but not enforced (no length
@@ -86,7 +107,10 @@
 //
 // When a call returns, every delivery it caused has been passed to its
 // Handler, unless another goroutine was flushing that Handler's Conn at the
-// time (then that goroutine passes it). After Conn.Close returns no new
+// time (then that goroutine passes it). A recovering Subscribe waits for
+// that goroutine to pass its recovered messages (the port says Subscribe
+// returns after them), so a Handler must not start one from inside
+// Deliver. After Conn.Close returns no new
 // Handler call starts; one already under way on another goroutine may
 // finish.
 package memory

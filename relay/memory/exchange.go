@@ -67,13 +67,16 @@ func (x *exchange) unbind(q *queue) {
 	x.bindings.Store(&next)
 }
 
-// route returns the queues with a binding that matches key, from a
-// snapshot of the bindings and without Broker.mu: a queue appears once per
-// matching binding, and may have been deleted since (see vhost.enqueue).
-// topicMatch compares a topic binding key with key.
-func (x *exchange) route(key string, topicMatch func(pattern, key string) bool) []*queue {
+// route returns the queues with a binding in snap (a snapshot of the
+// bindings, read without Broker.mu) that matches key: a queue appears once
+// per matching binding, and may have been deleted since (see
+// vhost.enqueue). topicMatch compares a topic binding key with key.
+func (x *exchange) route(snap *[]binding, key string, topicMatch func(pattern, key string) bool) []*queue {
+	if snap == nil {
+		return nil
+	}
 	var qs []*queue
-	for _, b := range x.snapshot() {
+	for _, b := range *snap {
 		if x.matches(b.key, key, topicMatch) {
 			qs = append(qs, b.q)
 		}

@@ -29,6 +29,10 @@ type outbox struct {
 	events   []event
 	flushing bool // a goroutine is inside flush, calling the Handler
 	stopped  bool // the Conn closed: drop everything
+	// posted counts the events queued so far, made those the Handler
+	// has been called with; passed, made on demand, wakes waitMade.
+	posted, made uint64
+	passed       *sync.Cond
 }
 
 // post queues ev for c's Handler and notes c in out so the caller flushes
@@ -38,6 +42,7 @@ func (c *Conn) post(ev event, out *batch) {
 	c.out.mu.Lock()
 	if !c.out.stopped {
 		c.out.events = append(c.out.events, ev)
+		c.out.posted++
 	}
 	c.out.mu.Unlock()
 	out.add(c)
@@ -62,10 +67,42 @@ func (c *Conn) flush() {
 		o.mu.Unlock()
 		ev.call(c.h)
 		o.mu.Lock()
+		o.made++
+		if o.passed != nil {
+			o.passed.Broadcast()
+		}
 	}
 	o.events = nil
 	o.flushing = false
 	o.mu.Unlock()
+}
+
+// mark is the count of events posted so far, for waitMade. Callers hold
+// Broker.mu, so it counts every event they posted.
+func (c *Conn) mark() uint64 {
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	return c.out.posted
+}
+
+// waitMade flushes c and waits until the Handler has been called with the
+// first n events posted (or the Conn closed), also when another goroutine
+// was flushing c: a recovering Subscribe returns only once its recovered
+// messages were passed (broker.Conn.Subscribe). That goroutine's Handler
+// calls do not block (broker.Handler), so the wait is short; it must not
+// be the caller's own, so a Handler must not start a recovering
+// subscription from inside Deliver. Callers must not hold Broker.mu.
+func (c *Conn) waitMade(n uint64) {
+	c.flush()
+	o := &c.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for o.made < n && !o.stopped {
+		if o.passed == nil {
+			o.passed = sync.NewCond(&o.mu)
+		}
+		o.passed.Wait()
+	}
 }
 
 // stop drops pending Handler calls and refuses new ones, when the Conn
@@ -74,6 +111,9 @@ func (c *Conn) stop() {
 	c.out.mu.Lock()
 	c.out.stopped = true
 	c.out.events = nil
+	if c.out.passed != nil {
+		c.out.passed.Broadcast()
+	}
 	c.out.mu.Unlock()
 }
 

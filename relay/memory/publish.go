@@ -34,13 +34,17 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 		return err
 	}
 	headers := routing.MessageHeaders(m.Headers)
+	if c.vhost.history != nil && p.Exchange == c.b.rules.TopicExchange {
+		headers = withoutHistoryHeaders(headers)
+	}
 	body := slices.Clone(m.Body)
+	kept := c.vhost.history != nil && c.b.rules.HistoryKept(p.Exchange, p.Key)
 
 	// Matching the key against every binding of an exchange is the part
 	// of a publish whose cost other sessions choose (how many bindings,
 	// which patterns): it reads a snapshot of the bindings and holds up
 	// nobody. The lock is for enqueueing (doc.go).
-	matched := c.vhost.match(p.Exchange, p.Key, c.b.topicMatch)
+	matched, snap := c.vhost.match(p.Exchange, p.Key, c.b.topicMatch)
 
 	var out batch
 	c.b.mu.Lock()
@@ -66,7 +70,17 @@ func (c *Conn) Publish(ctx context.Context, m *broker.Message, confirmed func(er
 			matched = []*queue{q}
 		}
 	}
-	routed := c.vhost.enqueue(matched, message{exchange: p.Exchange, key: p.Key, headers: headers, body: body}, &out)
+	msg := message{exchange: p.Exchange, key: p.Key, headers: headers, body: body}
+	if kept {
+		// A history subscription registered since the snapshot has
+		// recovered up to this message's offset, not including it: it must
+		// get it live, so a kept message is routed by the bindings of now.
+		if x := c.vhost.exchanges[p.Exchange]; x.bindings.Load() != snap {
+			matched, _ = c.vhost.match(p.Exchange, p.Key, c.b.topicMatch)
+		}
+		c.vhost.history.keep(&msg, c.b.now())
+	}
+	routed := c.vhost.enqueue(matched, msg, &out)
 	c.b.mu.Unlock()
 
 	if confirmed != nil {

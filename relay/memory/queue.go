@@ -35,6 +35,15 @@ type message struct {
 	headers     []broker.Header
 	body        []byte
 	redelivered bool
+	// kept: published on a kept topic, at offset in its vhost's history;
+	// history subscriptions are delivered offsetHeaders, headers with
+	// x-stream-offset (history.go).
+	kept          bool
+	offset        int64
+	offsetHeaders []broker.Header
+	// recovered: delivered from the history by recover, held until the
+	// gateway wrote it (consumer.recovered).
+	recovered bool
 }
 
 // enqueue appends m, numbering it.

@@ -22,6 +22,10 @@ import (
 //   - /temp-queue/T is refused: temp queues are consumed implicitly, with
 //     subscription ids "/temp-queue/T", so ids with that prefix are refused
 //     too.
+//   - A history subscription (routing: history.go) gets kept messages with
+//     their x-stream-offset; with x-stream-offset on SUBSCRIBE it first
+//     gets the kept messages it matches from that offset (recover), and
+//     Subscribe returns once they were passed to the Handler.
 func (c *Conn) Subscribe(ctx context.Context, s broker.Subscription) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -32,26 +36,43 @@ func (c *Conn) Subscribe(ctx context.Context, s broker.Subscription) error {
 	}
 
 	var out batch
-	c.b.mu.Lock()
-	defer func() {
-		c.b.mu.Unlock()
-		out.flush()
-	}()
-	if err := c.errIfClosed(); err != nil {
-		return err
-	}
-	if _, dup := c.subs[s.ID]; dup {
-		return fmt.Errorf("%w: a subscription identified by '%s' already exists", broker.ErrDuplicateSubscription, s.ID)
-	}
-	q, err := c.subscriptionQueue(p)
+	recovered, err := c.subscribe(s, p, &out)
+	out.flush()
 	if err != nil {
 		return err
 	}
-	cs := &consumer{conn: c, id: s.ID, q: q, mode: s.Ack, prefetch: s.Prefetch, durable: p.Durable, settle: p.Settle}
+	if recovered > 0 {
+		c.waitMade(recovered)
+	}
+	return nil
+}
+
+// subscribe registers the consumer of s, planned as p, under Broker.mu.
+// For a recovering history subscription it posts the recovered messages
+// first, in the same critical section, and returns the outbox mark after
+// them (0 when there is nothing to wait for).
+func (c *Conn) subscribe(s broker.Subscription, p routing.SubscribePlan, out *batch) (recovered uint64, err error) {
+	c.b.mu.Lock()
+	defer c.b.mu.Unlock()
+	if err := c.errIfClosed(); err != nil {
+		return 0, err
+	}
+	if _, dup := c.subs[s.ID]; dup {
+		return 0, fmt.Errorf("%w: a subscription identified by '%s' already exists", broker.ErrDuplicateSubscription, s.ID)
+	}
+	q, err := c.subscriptionQueue(p)
+	if err != nil {
+		return 0, err
+	}
+	cs := &consumer{conn: c, id: s.ID, q: q, mode: s.Ack, prefetch: s.Prefetch, durable: p.Durable, settle: p.Settle,
+		history: p.History != routing.CoverNone}
 	q.addConsumer(cs)
 	c.subs[s.ID] = cs
-	q.dispatch(&out)
-	return nil
+	if cs.history && p.From.Recover && cs.recover(c.vhost.history, p, c.b.now(), c.b.topicMatch, out) > 0 {
+		recovered = c.mark()
+	}
+	q.dispatch(out)
+	return recovered, nil
 }
 
 // subscriptionQueue returns the queue a subscription planned as p

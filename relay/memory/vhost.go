@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
@@ -19,7 +20,8 @@ type vhost struct {
 	// without Broker.mu; the default exchange is implicit.
 	exchanges map[string]*exchange
 	queues    map[string]*queue
-	passes    uint64 // counts enqueue calls, see queue.routed
+	passes    uint64   // counts enqueue calls, see queue.routed
+	history   *history // nil unless some topics are kept
 }
 
 // newVHost creates a vhost with the exchanges rules name
@@ -28,8 +30,11 @@ type vhost struct {
 // custom one) and the application exchange (the relay declares it).
 // Exchanges cannot be created through STOMP, so naming any other is
 // not_found, as it is on RabbitMQ when nobody declared it.
-func newVHost(name string, rules routing.Rules) *vhost {
+func newVHost(name string, rules routing.Rules, now time.Time) *vhost {
 	v := &vhost{name: name, exchanges: map[string]*exchange{}, queues: make(map[string]*queue)}
+	if rules.HistoryEnabled() {
+		v.history = newHistory(rules.History, now)
+	}
 	for x, typ := range rules.Exchanges() {
 		v.exchanges[x] = &exchange{kind: exchangeKinds[typ]}
 	}
@@ -132,14 +137,17 @@ func (v *vhost) consumable(c *Conn, name string) (*queue, error) {
 
 // match returns the queues that a message published to exchange x with
 // routing key key reaches through bindings, or nil when x is the default
-// exchange or unknown. It reads a snapshot of the bindings and takes no
-// lock, so a queue may appear more than once and may have been deleted
-// since (see enqueue).
-func (v *vhost) match(x, key string, topicMatch func(pattern, key string) bool) []*queue {
-	if ex := v.exchanges[x]; ex != nil {
-		return ex.route(key, topicMatch)
+// exchange or unknown, and the snapshot of the bindings it read (nil when
+// x has none), so that a caller holding Broker.mu can tell whether they
+// changed since. It takes no lock, so a queue may appear more than once
+// and may have been deleted since (see enqueue).
+func (v *vhost) match(x, key string, topicMatch func(pattern, key string) bool) ([]*queue, *[]binding) {
+	ex := v.exchanges[x]
+	if ex == nil {
+		return nil, nil
 	}
-	return nil
+	snap := ex.bindings.Load()
+	return ex.route(snap, key, topicMatch), snap
 }
 
 // enqueue puts a copy of m in each queue of qs that still exists, once,

@@ -1,7 +1,9 @@
 // Drives the chat page in headless Chromium (playwright-core on the
 // system's chromium), for browser_test.go (TestChatRoomInARealBrowser).
 //
-// Environment: CHAT_URL (the page), CHROMIUM (the browser binary),
+// Environment: CHAT_URL (the page), CONTROL_URL (the test's side: POST
+// /gateway/stop, /gateway/start and /post?room=&writer=&text=, a post
+// published through the broker), CHROMIUM (the browser binary),
 // SCREENSHOT (where to save the PNG of bob's page; a composite of the
 // three pages goes beside it as NAME-all.png). Exits non-zero, saying
 // which step failed, on any failure.
@@ -9,9 +11,10 @@ import { chromium } from 'playwright-core';
 import path from 'node:path';
 
 const url = process.env.CHAT_URL;
+const controlURL = process.env.CONTROL_URL;
 const executablePath = process.env.CHROMIUM;
 const screenshot = process.env.SCREENSHOT;
-for (const [k, v] of Object.entries({ CHAT_URL: url, CHROMIUM: executablePath, SCREENSHOT: screenshot })) {
+for (const [k, v] of Object.entries({ CHAT_URL: url, CONTROL_URL: controlURL, CHROMIUM: executablePath, SCREENSHOT: screenshot })) {
   if (!v) {
     console.error(`FAIL: ${k} is not set`);
     process.exit(2);
@@ -23,6 +26,14 @@ const QUIET = 1_500; // how long a message that must not arrive gets
 
 // A post from the room, as the page renders it.
 const post = (type, writer) => `#messages li[data-type="${type}"][data-writer="${writer}"]`;
+// The page's "caught up" line, after a reconnect's SUBSCRIBE RECEIPT.
+const caughtUp = '#messages li.note.caught-up';
+
+// control asks the test's side (browser_test.go) to act, and waits for it.
+async function control(path, query) {
+  const res = await fetch(controlURL + path + (query ? '?' + new URLSearchParams(query) : ''), { method: 'POST' });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+}
 
 let current = 'launch Chromium';
 async function step(name, fn) {
@@ -78,13 +89,24 @@ try {
     await page.waitForFunction(() => document.getElementById('message').value === '');
   }
 
-  // messages returns the MESSAGE posts a page shows, as {writer, text, own}.
+  // messages returns the MESSAGE posts a page shows, as {writer, text, own,
+  // recovered}.
   const messages = (page) => page.$$eval('#messages li[data-type="MESSAGE"]', (els) => els.map((el) => ({
     writer: el.dataset.writer,
     text: el.querySelector('[data-testid="text"]').textContent,
     own: el.classList.contains('own'),
     markup: el.querySelector('[data-testid="text"]').children.length,
+    recovered: el.dataset.recovered === 'true',
   })));
+
+  // timeline returns what a page's list shows, in order: posts as
+  // "writer: text" (recovered ones prefixed "~"), the caught-up line as
+  // "CAUGHT UP", other lines as "·".
+  const timeline = (page) => page.$$eval('#messages li', (els) => els.map((el) => {
+    if (el.classList.contains('caught-up')) return 'CAUGHT UP';
+    if (el.dataset.type !== 'MESSAGE') return '·';
+    return (el.dataset.recovered === 'true' ? '~' : '') + el.dataset.writer + ': ' + el.querySelector('[data-testid="text"]').textContent;
+  }));
 
   async function expectMessage(page, who, writer, text, own) {
     await page.waitForFunction(
@@ -145,7 +167,11 @@ try {
     await bob.waitForSelector('#state[data-state="reconnecting"]');
     if (!(await bob.isDisabled('#message')) || !(await bob.isDisabled('#send'))) throw new Error('the composer stays enabled while disconnected');
   });
-  await step('bob reconnects on his own', () => bob.waitForSelector('#state[data-state="connected"]'));
+  await step('bob reconnects on his own and is caught up, nothing having been posted meanwhile', async () => {
+    await bob.waitForSelector('#state[data-state="connected"]');
+    await bob.waitForSelector(caughtUp);
+    if ((await messages(bob)).some((m) => m.recovered)) throw new Error('bob shows posts as missed, though none were posted while he was away');
+  });
 
   const after = 'Back again: did I miss anything?';
   await step('bob posts after reconnecting and alice sees it', async () => {
@@ -156,6 +182,50 @@ try {
   await step('alice answers and bob, resubscribed, sees it', async () => {
     await send(alice, reply);
     await expectMessage(bob, 'bob', 'alice', reply, false);
+  });
+
+  // The gateway restarts in the middle of the conversation (a deploy): the
+  // pages lose their connection, dave posts meanwhile through the broker,
+  // and once a gateway is back on the same address each page resubscribes
+  // from the last offset it saw and shows what it missed.
+  const missed = ['Deploying the gateway now', 'It may drop you for a moment', 'Should be back in a few seconds'];
+  const caughtUpBefore = {};
+  await step('the gateway stops: every page says reconnecting', async () => {
+    for (const [who, page] of Object.entries(pages)) caughtUpBefore[who] = (await page.$$(caughtUp)).length;
+    await control('/gateway/stop');
+    for (const page of [alice, bob, carol]) await page.waitForSelector('#state[data-state="reconnecting"]');
+  });
+  await step('dave posts three messages to room 5 while the gateway is down', async () => {
+    for (const text of missed) await control('/post', { room: '5', writer: 'dave', text });
+  });
+  await step('a gateway starts again on the same address', () => control('/gateway/start'));
+  for (const [who, page] of [['alice', alice], ['bob', bob]]) {
+    await step(`${who} reconnects and shows dave's posts once, in order, as missed, then "caught up"`, async () => {
+      await page.waitForSelector('#state[data-state="connected"]', { timeout: 2 * WAIT });
+      await page.waitForFunction(([sel, n]) => document.querySelectorAll(sel).length === n, [caughtUp, caughtUpBefore[who] + 1]);
+      const lines = await timeline(page);
+      const at = lines.indexOf('~dave: ' + missed[0]);
+      const want = [...missed.map((t) => '~dave: ' + t), 'CAUGHT UP'];
+      const got = lines.slice(at, at + want.length);
+      if (at < 0 || JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${who}'s page shows ${JSON.stringify(lines)}, want ${JSON.stringify(want)} in it`);
+      const dave = (await messages(page)).filter((m) => m.writer === 'dave');
+      if (dave.length !== missed.length) throw new Error(`${who} shows ${dave.length} of dave's posts, want ${missed.length} (each once)`);
+      if (lines.indexOf('dave: ' + missed[0]) >= 0) throw new Error(`${who} shows dave's post live as well as missed`);
+      const last = await page.textContent(caughtUp + ':last-of-type');
+      if (!/3 messages/.test(last)) throw new Error(`${who}'s caught-up line says "${last}"`);
+      if (await page.$('#messages li.note.partial')) throw new Error(`${who} says messages are no longer available, though the history has them all`);
+    });
+  }
+  await step('carol, in room 6, reconnects and is caught up with nothing missed', async () => {
+    await carol.waitForSelector('#state[data-state="connected"]', { timeout: 2 * WAIT });
+    await carol.waitForSelector(caughtUp);
+    if ((await messages(carol)).some((m) => m.writer === 'dave')) throw new Error('carol (room 6) shows dave\'s room 5 posts');
+  });
+  await step('the conversation goes on live after the restart', async () => {
+    const text = 'Welcome back, everyone';
+    await send(alice, text);
+    await expectMessage(bob, 'bob', 'alice', text, false);
+    if ((await messages(bob)).find((m) => m.text === text).recovered) throw new Error('a live post is marked as missed');
   });
 
   await step(`screenshot ${screenshot}`, async () => {
@@ -195,7 +265,7 @@ try {
     current = 'no script errors in the pages';
     throw new Error(pageErrors.join('\n'));
   }
-  console.log('PASS: two people chatted in room 5, room 6 saw none of it, the page reconnected after a drop');
+  console.log('PASS: two people chatted in room 5, room 6 saw none of it, the page reconnected after a drop, and showed what it missed while the gateway restarted');
 } catch (err) {
   console.error(`FAIL at "${current}": ${err && err.stack ? err.stack : err}`);
   if (pageErrors.length) console.error('page errors:\n' + pageErrors.join('\n'));

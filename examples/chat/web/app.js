@@ -6,6 +6,13 @@
 // from the gateway's trusted identity header and publishes the post to
 // the room's topic, so what we render always comes back from the server.
 // User text is only ever set with textContent.
+//
+// Rooms are history topics (STOMP_GATEWAY_HISTORY_TOPICS): every post
+// carries x-stream-offset, its place in the room's history. The page keeps
+// the last one it rendered and, when the connection comes back, resubscribes
+// with x-stream-offset:<last+1> and a receipt: the posts it missed come
+// first, marked x-recovered, and the RECEIPT says it has caught up. Offsets
+// only grow; they need not be contiguous.
 (function () {
   'use strict';
 
@@ -123,16 +130,22 @@
     append(li, true);
   }
 
-  function render(post) {
+  // render shows a post; recovered ones (sent while the page was away)
+  // are marked as such.
+  function render(post, recovered) {
     const writer = typeof post.writer === 'string' && post.writer ? post.writer : 'anonymous';
     const own = session !== null && writer === session.me;
     const li = document.createElement('li');
     li.dataset.testid = 'message';
     li.dataset.type = post.type;
     li.dataset.writer = writer;
+    if (recovered) {
+      li.dataset.recovered = 'true';
+      li.title = 'Sent while you were away';
+    }
 
     if (post.type === 'ENTER' || post.type === 'LEAVE') {
-      li.className = 'system ' + post.type.toLowerCase();
+      li.className = 'system ' + post.type.toLowerCase() + (recovered ? ' recovered' : '');
       const span = document.createElement('span');
       const who = document.createElement('strong');
       who.textContent = own ? 'You' : writer;
@@ -142,7 +155,7 @@
       return;
     }
 
-    li.className = 'msg' + (own ? ' own' : '');
+    li.className = 'msg' + (own ? ' own' : '') + (recovered ? ' recovered' : '');
     const prev = list.lastElementChild;
     if (prev && prev.classList.contains('msg') && prev.dataset.writer === writer &&
         typeof post.sentAt === 'number' && post.sentAt - Number(prev.dataset.sentAt || 0) < GROUP_MS) {
@@ -187,21 +200,51 @@
     return true;
   }
 
-  function subscribe(s) {
+  // subscribe subscribes to the current room. With recover, and an offset
+  // seen in this room, it asks for what was posted after that offset: the
+  // gateway sends those posts first (x-recovered), then the RECEIPT.
+  function subscribe(s, recover) {
     if (s.sub) s.sub.unsubscribe();
-    s.sub = s.client.subscribe('/topic/chat.room.' + s.room, (frame) => {
+    const room = s.room;
+    const headers = {};
+    let recovering = false;
+    if (recover && s.last !== null) {
+      recovering = true;
+      s.missed = 0;
+      headers['x-stream-offset'] = String(s.last + 1);
+      headers.receipt = 'caught-up-' + room + '-' + (++s.receipts);
+      s.client.watchForReceipt(headers.receipt, () => {
+        if (session !== s || s.room !== room) return;
+        recovering = false;
+        const n = s.missed;
+        note(n === 0 ? 'You are caught up: nothing was posted while you were away.'
+          : 'You are caught up: ' + n + (n === 1 ? ' message' : ' messages') + ' sent while you were away ' + (n === 1 ? 'is' : 'are') + ' shown above.', 'ok caught-up');
+      });
+    }
+    s.sub = s.client.subscribe('/topic/chat.room.' + room, (frame) => {
+      if (session !== s || s.room !== room) return;
+      const offset = Number(frame.headers['x-stream-offset']);
+      const kept = frame.headers['x-stream-offset'] !== undefined && Number.isSafeInteger(offset);
+      if (kept && s.last !== null && offset <= s.last) return; // shown already
+      const mark = frame.headers['x-recovered'];
+      if (mark === 'partial') note('Some messages from while you were away are no longer available.', 'warn partial');
+      if (kept) s.last = offset;
       let p;
       try {
         p = JSON.parse(frame.body);
       } catch (_) {
         return; // not a chat post
       }
-      if (p && typeof p === 'object' && p.chatRoomId === s.room) render(p);
-    });
+      if (!p || typeof p !== 'object' || p.chatRoomId !== room) return;
+      const recovered = recovering && mark !== undefined;
+      if (recovered) s.missed++;
+      render(p, recovered);
+    }, headers);
   }
 
   function enterRoom(s, room) {
     s.room = room;
+    s.last = null; // a new room starts live: there is nothing to catch up on
     roomNumber.textContent = String(room);
     document.title = 'Room ' + room + ' · Chat';
     history.replaceState(null, '', '#room-' + room);
@@ -221,7 +264,10 @@
       heartbeatIncoming: 10000,
       heartbeatOutgoing: 10000,
     });
-    const s = { client: client, name: name, me: name, room: 0, sub: null, entered: false, wasUp: false, lastError: '' };
+    // last: the offset of the last post shown in the room (null until one
+    // with an offset came); missed: posts recovered since the last
+    // reconnect; receipts numbers the recovering SUBSCRIBEs.
+    const s = { client: client, name: name, me: name, room: 0, sub: null, entered: false, wasUp: false, lastError: '', last: null, missed: 0, receipts: 0 };
     session = s;
 
     client.onConnect = (frame) => {
@@ -229,11 +275,12 @@
       // The gateway says who we are (with authentication off, the login).
       s.me = frame.headers['user-name'] || name;
       meLabel.textContent = s.me;
-      if (s.wasUp) note('Reconnected. Messages sent while you were away are not shown.', 'ok');
+      const again = s.wasUp;
+      if (again) note('Reconnected.', 'ok');
       s.wasUp = true;
       s.lastError = '';
       setState('connected');
-      subscribe(s); // subscriptions do not survive a reconnect
+      subscribe(s, again); // subscriptions do not survive a reconnect: resume after the last post shown
       if (!s.entered) s.entered = post('ENTER', s.room);
     };
     client.onWebSocketClose = () => {
