@@ -72,7 +72,8 @@ type history struct {
 	started bool
 	index   routing.TopicIndex[*histBinding]
 	all     map[*histSub]struct{}
-	ch      *amqp.Channel // the live consumer's
+	markers map[string]chan int64 // recoveries waiting to learn their marker's offset
+	ch      *amqp.Channel         // the live consumer's
 	gen     uint64
 	last    int64 // the newest offset the live consumer saw; -1 none
 	stopped bool
@@ -118,7 +119,7 @@ func (r *Relay) refuseHistoryStream(queue string) error {
 }
 
 func newHistory(p *pool) *history {
-	return &history{p: p, r: p.r, stream: p.r.cfg.HistoryStream, replays: make(chan struct{}, maxReplays), all: map[*histSub]struct{}{}, last: -1}
+	return &history{p: p, r: p.r, stream: p.r.cfg.HistoryStream, replays: make(chan struct{}, maxReplays), all: map[*histSub]struct{}{}, markers: map[string]chan int64{}, last: -1}
 }
 
 // streamArgs are the history stream's queue arguments.
@@ -302,6 +303,14 @@ func (h *history) loop(ch *amqp.Channel, ds <-chan amqp.Delivery, gen uint64) {
 			continue
 		}
 		h.last = max(h.last, off)
+		if tok := markerOf(&d); tok != "" {
+			if at, ok := h.markers[tok]; ok {
+				at <- off
+				delete(h.markers, tok)
+			}
+			h.mu.Unlock()
+			continue
+		}
 		if !h.r.rules.HistoryKept(d.Exchange, d.RoutingKey) {
 			h.mu.Unlock()
 			continue
@@ -334,6 +343,7 @@ func (h *history) lost(err error) {
 	subs := slices.Collect(maps.Keys(h.all))
 	h.index, h.all = routing.TopicIndex[*histBinding]{}, map[*histSub]struct{}{}
 	h.started = false
+	h.last = -1 // a stream declared again starts its offsets over
 	ch := h.ch
 	h.ch = nil
 	h.gen++
@@ -441,9 +451,17 @@ func (h *history) remove(sub *histSub) {
 	}
 }
 
-// recover replays the stream from from to the subscription, up to a
-// marker it appends, and returns the marker's offset, and whether the
-// history no longer reached back to from.
+// recover replays the stream from from to the subscription and returns
+// where the replay ended (the marker's offset), and whether the history
+// no longer reached back to from.
+//
+// The node first appends a marker to the stream and waits for its live
+// consumer to see it: the subscription, registered before, holds every
+// live message after it, and the replay delivers what comes before it.
+// Knowing the end first also tells an offset past it, where a replay
+// would wait for ever: not one this history gave (the stream was deleted
+// and declared again since the client saw it), so everything kept is
+// news to the client.
 func (h *history) recover(ctx context.Context, sub *histSub, from routing.HistoryFrom) (marker int64, truncated bool, err error) {
 	select {
 	case h.replays <- struct{}{}:
@@ -455,10 +473,23 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 	l := h.l
 	h.mu.Unlock()
 	sctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	conn, err := l.connection(sctx)
-	cancel()
 	if err != nil {
 		return 0, false, err
+	}
+	if marker, err = h.mark(sctx, l, conn); err != nil {
+		return 0, false, err
+	}
+	partial := false
+	if !from.First && from.Offset > marker {
+		from, partial, truncated = routing.HistoryFrom{Recover: true, First: true}, true, true
+		sub.mu.Lock()
+		sub.floor = 0
+		sub.mu.Unlock()
+	}
+	if !from.First && from.Offset == marker {
+		return marker, false, nil // nothing missed
 	}
 	var at any = from.Offset
 	if from.First {
@@ -470,13 +501,7 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 	}
 	defer func() { sub.closeReplay(ch) }()
 
-	// Published after both consumers are attached: each sees it.
-	token := rand.Text()
-	if err := ch.Publish("", h.stream, false, false, amqp.Publishing{Headers: amqp.Table{markerHeader: token}}); err != nil {
-		return 0, false, brokerErr(err)
-	}
-
-	first, partial := true, false
+	first := true
 	for {
 		var d amqp.Delivery
 		var ok bool
@@ -503,8 +528,8 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 				continue
 			}
 		}
-		if markerOf(&d) == token {
-			return off, truncated, nil
+		if off >= marker {
+			return marker, truncated, nil
 		}
 		if off < from.Offset && !from.First || !h.r.rules.HistoryKept(d.Exchange, d.RoutingKey) || !routing.TopicMatch(sub.key, d.RoutingKey) {
 			_ = ch.Ack(d.DeliveryTag, false)
@@ -524,6 +549,33 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 			Headers:      hs,
 			Body:         d.Body,
 		})
+	}
+}
+
+// mark appends a marker to the stream and returns its offset, once the
+// live consumer has seen it.
+func (h *history) mark(ctx context.Context, l *link, conn *amqp.Connection) (int64, error) {
+	token := rand.Text()
+	at := make(chan int64, 1)
+	h.mu.Lock()
+	h.markers[token] = at
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.markers, token)
+		h.mu.Unlock()
+	}()
+	err := l.adminOn(conn, func(ch *amqp.Channel) error {
+		return ch.Publish("", h.stream, false, false, amqp.Publishing{Headers: amqp.Table{markerHeader: token}})
+	})
+	if err != nil {
+		return 0, err
+	}
+	select {
+	case off := <-at:
+		return off, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: the history stream's end could not be found (the node's live consumer did not see its marker)", broker.ErrUnavailable)
 	}
 }
 

@@ -483,3 +483,39 @@ func TestHistoryOffsetCannotBeForgedBySend(t *testing.T) {
 		t.Fatalf("x-stream-offset %d times: %v", seen, m.Headers)
 	}
 }
+
+// TestHistoryStreamDeclaredAgainRecoversEverything: when the stream is
+// deleted (its subscribers are told) and declared again, its offsets
+// start over, so a client that resumes from an offset of the old one asks
+// for one past the end: it gets everything the new history kept, told
+// partial, rather than nothing until the new offsets catch up.
+func TestHistoryStreamDeclaredAgainRecoversEverything(t *testing.T) {
+	t.Parallel()
+	h := newHistoryTest(t)
+	n := h.node(t)
+	c, pub := n.Client(t), n.Client(t)
+	c.Subscribe("s", h.topic("again"))
+	var last int64
+	for i := range 5 {
+		pub.Publish(h.topic("again"), fmt.Sprint("old ", i))
+		last = offset(t, c.Expect(stomp.CmdMessage))
+	}
+	if _, err := h.rb.Channel().QueueDelete(h.stream, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	c.ExpectError("Server cancelled subscription")
+
+	fresh := n.Client(t)
+	fresh.Subscribe("s", h.topic("again")) // declares the stream again
+	pub.Publish(h.topic("again"), "new")
+	if off := offset(t, fresh.Expect(stomp.CmdMessage)); off > last {
+		t.Fatalf("the new stream's first offset %d is past the old one's last %d: nothing to show", off, last)
+	}
+	back := n.Client(t)
+	back.Send(stomp.CmdSubscribe, "id:s", "destination:"+h.topic("again"), "x-stream-offset:"+fmt.Sprint(last+1), "receipt:caught-up")
+	m := back.Expect(stomp.CmdMessage)
+	if string(m.Body) != "new" || m.Get("x-recovered") != "partial" {
+		t.Fatalf("got %q %v, want new, partial", m.Body, m.Headers)
+	}
+	gatewaytest.Header(t, back.Expect(stomp.CmdReceipt), "receipt-id", "caught-up")
+}

@@ -25,7 +25,9 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
 	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
+	"github.com/stomp-gateway/stomp-gateway/relay"
 	"github.com/stomp-gateway/stomp-gateway/relay/memory"
+	"github.com/stomp-gateway/stomp-gateway/relay/relaytest"
 )
 
 // screenshotDir is where the browser test leaves its screenshots (ignored
@@ -46,6 +48,16 @@ var chatBrokers = []chatBroker{
 		b := memory.NewWithConfig(memory.Config{Routing: cfg})
 		t.Cleanup(func() { b.Close() })
 		return b
+	}},
+	{name: "rabbitmq", open: func(t *testing.T, cfg broker.RoutingConfig) broker.Broker {
+		rb := relaytest.Require(t)
+		stream := rb.Name("chat-history")
+		rb.DeleteQueue(stream)
+		return relaytest.NewRelay(t, func(c *relay.Config) {
+			c.TopicExchange, c.AppPrefix, c.AppExchange, c.SlashStyle = cfg.TopicExchange, cfg.AppPrefix, cfg.AppExchange, cfg.Slash
+			c.HistoryTopics, c.HistoryMaxAge, c.HistoryMaxBytes = cfg.History.Topics, cfg.History.MaxAge, cfg.History.MaxBytes
+			c.HistoryStream = stream
+		})
 	}},
 }
 

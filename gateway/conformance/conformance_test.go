@@ -87,11 +87,6 @@ func historyStream(topics string, maxBytes int64) string {
 	return fmt.Sprintf("%s-history-%d", topics, maxBytes)
 }
 
-// historyOn is where the history cases run. TODO(history-relay): issue
-// 14, the relay does not keep history yet; make it "" (both brokers) once
-// it does.
-const historyOn, historyWhy = onMemory, "TODO(history-relay): the relay does not keep topic history yet (issue 14)"
-
 // conformanceCase is one conversation. Names in braces ({q}, {t}) are
 // unique to the case (a prefix of letters and digits, no dots, so a name
 // is one topic word); {topics} is the custom topic exchange.
@@ -543,7 +538,7 @@ var cases = []conformanceCase{
 	// Topic history (routing: history.go). Every history case runs on the
 	// history setups, whose history the cases share: offsets are read
 	// from MESSAGEs ({@name}), never assumed contiguous.
-	{name: "history: a MESSAGE on a kept topic carries its x-stream-offset; other topics none", setup: history, only: historyOn, why: historyWhy, steps: []step{
+	{name: "history: a MESSAGE on a kept topic carries its x-stream-offset; other topics none", setup: history, steps: []step{
 		subscribe("a", "s", "/topic/hist.{t}"),
 		subscribe("c", "s", "/topic/{t}"),
 		send("b", "/topic/hist.{t}", "one"),
@@ -554,16 +549,16 @@ var cases = []conformanceCase{
 		offsetsIncrease("a", "one", "two"),
 		message("c", "body:not kept", "!x-stream-offset"),
 	}},
-	{name: "history: a client-ack subscription to a kept topic has no offsets", setup: history, only: historyOn, why: historyWhy, steps: []step{
+	{name: "history: a client-ack subscription to a kept topic has no offsets", setup: history, steps: []step{
 		subscribe("a", "s", "/topic/hist.{t}", "ack:client-individual"),
 		send("b", "/topic/hist.{t}", "acked"),
 		message("a", "body:acked", "!x-stream-offset"),
 	}},
-	{name: "history: x-stream-offset on a client-ack subscription is Invalid header", setup: history, only: historyOn, why: historyWhy, steps: []step{
+	{name: "history: x-stream-offset on a client-ack subscription is Invalid header", setup: history, steps: []step{
 		frame("a", "SUBSCRIBE", "id:s", "destination:/topic/hist.{t}", "ack:client", "x-stream-offset:0"),
 		errorFrame("a", "Invalid header"),
 	}},
-	{name: "history: SUBSCRIBE with x-stream-offset recovers from there, in order, before its RECEIPT, then live", setup: history, only: historyOn, why: historyWhy, steps: []step{
+	{name: "history: SUBSCRIBE with x-stream-offset recovers from there, in order, before its RECEIPT, then live", setup: history, steps: []step{
 		subscribe("a", "s", "/topic/hist.{t}"),
 		send("b", "/topic/hist.{t}", "one"),
 		send("b", "/topic/hist.{t}", "two"),
@@ -581,22 +576,23 @@ var cases = []conformanceCase{
 		message("c", "body:four", "!x-recovered", "x-stream-offset:*"),
 		offsetsIncrease("c", "two", "three", "four"),
 	}},
-	{name: "history: recovery while others publish has no gap and no duplicate", setup: history, only: historyOn, why: historyWhy, steps: []step{
+	{name: "history: recovery while others publish has no gap and no duplicate", setup: history, steps: []step{
 		subscribe("a", "s", "/topic/hist.{t}"),
 		send("b", "/topic/hist.{t}", "p0"),
 		message("a", "body:p0"),
 		remember("a", "p0", "p0"),
 		recoverWhilePublishing("c", "b", "/topic/hist.{t}", "{@p0}", 200),
 	}},
-	{name: "history: an offset no longer kept recovers the oldest kept, the first MESSAGE saying partial", setup: smallHistory, only: historyOn, why: historyWhy, steps: []step{
-		subscribe("a", "s", "/topic/hist.{t}"),
-		publishMany("b", "/topic/hist.{t}", "m", 4*smallHistoryBytes/500, 500),
-		message("a", "body:m00*"),
-		remember("a", "m00*", "first"),
-		frame("c", "SUBSCRIBE", "id:s", "destination:/topic/hist.{t}", "x-stream-offset:{@first}", "receipt:caught-up"),
-		recoveredTail("c", "caught-up", true, "m", 4*smallHistoryBytes/500),
-	}},
-	{name: "history: x-stream-offset:first recovers the oldest kept; next recovers nothing", setup: history, only: historyOn, why: historyWhy, steps: []step{
+	{name: "history: an offset no longer kept recovers the oldest kept, the first MESSAGE saying partial", setup: smallHistory, only: onMemory,
+		why: "RabbitMQ drops whole stream segments (1 MiB at least) at times it chooses; relay/history_test.go (TestHistoryPartialWhenTheOffsetIsNoLongerKept) shows partial there", steps: []step{
+			subscribe("a", "s", "/topic/hist.{t}"),
+			publishMany("b", "/topic/hist.{t}", "m", 4*smallHistoryBytes/500, 500),
+			message("a", "body:m00*"),
+			remember("a", "m00*", "first"),
+			frame("c", "SUBSCRIBE", "id:s", "destination:/topic/hist.{t}", "x-stream-offset:{@first}", "receipt:caught-up"),
+			recoveredTail("c", "caught-up", true, "m", 4*smallHistoryBytes/500),
+		}},
+	{name: "history: x-stream-offset:first recovers the oldest kept; next recovers nothing", setup: history, steps: []step{
 		send("b", "/topic/hist.{t}", "one"),
 		send("b", "/topic/hist.{t}", "two"),
 		frame("c", "SUBSCRIBE", "id:first", "destination:/topic/hist.{t}", "x-stream-offset:first", "receipt:first"),
@@ -610,7 +606,7 @@ var cases = []conformanceCase{
 			[]string{"subscription:first", "body:three", "!x-recovered"},
 			[]string{"subscription:next", "body:three", "!x-recovered"}),
 	}},
-	{name: "history: a wildcard subscription recovers only the topics it matches", setup: history, only: historyOn, why: historyWhy, steps: []step{
+	{name: "history: a wildcard subscription recovers only the topics it matches", setup: history, steps: []step{
 		subscribe("a", "s", "/topic/hist.{t}.#"),
 		send("b", "/topic/hist.{t}.a.x", "ax"),
 		send("b", "/topic/hist.{t}.b.x", "bx"),
@@ -624,7 +620,7 @@ var cases = []conformanceCase{
 		message("c", "destination:/topic/hist.{t}.a.y", "body:ay", "x-recovered:true"),
 		receipt("c", "caught-up"),
 	}},
-	{name: "history: a publisher cannot set x-stream-offset or x-recovered", setup: history, only: historyOn, why: historyWhy, steps: []step{
+	{name: "history: a publisher cannot set x-stream-offset or x-recovered", setup: history, steps: []step{
 		subscribe("a", "s", "/topic/hist.{t}"),
 		send("b", "/topic/hist.{t}", "forged", "x-stream-offset:999999999", "x-recovered:true"),
 		message("a", "body:forged", "!x-recovered"),

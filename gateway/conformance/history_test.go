@@ -5,10 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
 	"github.com/stomp-gateway/stomp-gateway/gateway/gatewaytest"
 	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
 	"github.com/stomp-gateway/stomp-gateway/relay/memory"
+	"github.com/stomp-gateway/stomp-gateway/relay/relaytest"
 )
 
 // TestHistoryRecoveryLargerThanTheOutboundQueue: a client that recovers
@@ -16,13 +18,26 @@ import (
 // the RECEIPT; it is not closed as a slow consumer. The broker holds
 // recovered deliveries until they are written (broker.Delivery.Settle),
 // so the gateway waits for room as it does for a client-ack subscription.
-// It runs on the embedded broker only (TODO(history-relay), issue 14: on
-// RabbitMQ too once the relay keeps history).
 func TestHistoryRecoveryLargerThanTheOutboundQueue(t *testing.T) {
 	t.Parallel()
+	t.Run(onMemory, func(t *testing.T) {
+		t.Parallel()
+		b := memory.NewWithConfig(memory.Config{Routing: relayConfig(tweaks("unused")[history]).RoutingConfig()})
+		t.Cleanup(func() { b.Close() })
+		recoverLarge(t, b)
+	})
+	t.Run(onRabbitMQ, func(t *testing.T) {
+		t.Parallel()
+		rb := relaytest.Require(t)
+		topics := rb.Name("large")
+		tweak := tweaks(topics)[history]
+		rb.DeleteQueue(historyStream(topics, 1<<20))
+		recoverLarge(t, relaytest.NewRelay(t, tweak))
+	})
+}
+
+func recoverLarge(t *testing.T, b broker.Broker) {
 	const n, size = 400, 1000
-	b := memory.NewWithConfig(memory.Config{Routing: relayConfig(tweaks("unused")[history]).RoutingConfig()})
-	t.Cleanup(func() { b.Close() })
 	cfg := gatewaytest.TestConfig()
 	cfg.MaxOutboundBytes = 32 << 10 // a tenth of the recovery
 	gw := gatewaytest.Start(t, b, cfg)

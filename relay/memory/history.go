@@ -125,19 +125,24 @@ func withoutHistoryHeaders(hs []broker.Header) []broker.Header {
 // when the history no longer reached back to the offset asked for) and
 // held until written (consumer.recovered), and
 // sets its floor: no kept message below the offset asked for is delivered
-// to it later, so one beyond the newest means live messages from there.
+// to it later. An offset beyond the next one to be written is from another
+// history: everything kept is recovered, the first marked partial.
 // It returns how many it posted.
 // Callers hold Broker.mu, and register cs in the same critical section, so
 // that nothing is missed or delivered twice between the history and the
 // live messages.
 func (cs *consumer) recover(h *history, p routing.SubscribePlan, now time.Time, match func(pattern, key string) bool, out *batch) (n int) {
-	from := p.From.Offset
-	if p.From.First {
+	from, first := p.From.Offset, p.From.First
+	// An offset past the next one is not one this history gave (it was
+	// lost and started again since): everything kept is news to the
+	// client, and it is told some may be missing.
+	recreated := !first && from > h.next
+	if first || recreated {
 		from = 0
 	}
 	cs.from = from
 	es, evicted := h.since(from, now)
-	partial := evicted && !p.From.First
+	partial := recreated || evicted && !first
 	for _, e := range es {
 		if e.m.exchange != p.Exchange || !match(p.Key, e.m.key) {
 			continue
