@@ -223,9 +223,13 @@ func (s *session) onDisconnect(f *stomp.Frame) *closeReason {
 		s.log().Warn().Msg("DISCONNECT: publishes still unconfirmed")
 		return &closeReason{message: "unconfirmed", body: "Earlier SENDs were not confirmed by the broker in time; they may or may not have been delivered.", code: websocket.CloseTryAgainLater}
 	}
+	// The RECEIPT is the last frame: a client that got it may close its
+	// end, so a delivery written after it would be lost to it.
+	var receipt outItem
 	if id, ok := f.Lookup(stomp.HdrReceipt); ok {
-		s.sendReceipt(id)
+		receipt = frameItem(stomp.CmdReceipt, stomp.AppendFrame(nil, &stomp.Frame{Command: stomp.CmdReceipt, Headers: []stomp.Header{{Key: stomp.HdrReceiptID, Value: id}}}, s.protocol()))
 	}
+	s.closeAfter(reasonDisconnect, receipt)
 	return &reasonDisconnect
 }
 

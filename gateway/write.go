@@ -236,6 +236,15 @@ func (s *session) closeWith(r closeReason) {
 		// it held (panic.go).
 		errItem = frameItem(stomp.CmdError, stomp.AppendFrame(nil, errorFrame(r), s.protocol()))
 	}
+	s.closeAfter(r, errItem)
+}
+
+// closeAfter is closeWith with last (when it has bytes: r's ERROR frame,
+// or DISCONNECT's RECEIPT) as the last frame the client gets: it is
+// queued as the session starts closing, so no delivery can follow it
+// (one that arrives later is not written, and not settled: the broker
+// gets it back).
+func (s *session) closeAfter(r closeReason, last outItem) {
 	s.wmu.Lock()
 	if s.closing != nil {
 		s.wmu.Unlock()
@@ -248,9 +257,11 @@ func (s *session) closeWith(r closeReason) {
 	}
 	if r.message != "" {
 		mErrors.WithLabelValues(r.message).Inc()
-		s.outq = append(s.outq, errItem)
-		s.outBytes += errItem.size()
-		outboundBytes.Add(int64(errItem.size()))
+	}
+	if last.b != nil {
+		s.outq = append(s.outq, last)
+		s.outBytes += last.size()
+		outboundBytes.Add(int64(last.size()))
 	}
 	s.kickLocked()
 	// A parked session needs its reader back to finish (park.go).

@@ -155,6 +155,7 @@ func (r *Relay) dial(vhost string, n int) (*amqp.Connection, error) {
 	return amqp.DialConfig(u.String(), amqp.Config{
 		Vhost:     vhost,
 		Heartbeat: r.cfg.Heartbeat,
+		Dial:      dialWire, // coalesced writes (wire.go)
 		Locale:    "en_US",
 		Properties: amqp.Table{
 			"connection_name": r.node,
