@@ -83,6 +83,13 @@ type nodeQueue struct {
 	tag  string
 	gen  uint64
 	stop bool
+
+	// unbinds are keys whose last subscriber left, for the unbinder
+	// goroutine (unbinding, one round trip each, never holds up the
+	// session that left: 2,500 sessions closing at once would otherwise
+	// wait on 2,500 round trips in a row). Guarded by mu.
+	unbinds   []string
+	unbinding bool
 }
 
 // errNodeQueueGone: the node queue closed while a subscriber joined; it
@@ -341,22 +348,52 @@ func (nq *nodeQueue) leave(b *binding, sub fanSub) {
 		}
 	}
 	empty := len(nq.bindings) == 0
-	nq.mu.Unlock()
+	start := false
 	if last && nq.k.indexed && !empty {
-		// While the connection is down there is nothing to unbind: the
-		// restore binds the keys still wanted.
+		nq.unbinds = append(nq.unbinds, b.key)
+		start, nq.unbinding = !nq.unbinding, true
+	}
+	nq.mu.Unlock()
+	nq.bindMu.Unlock()
+	if start {
+		nq.p.unbinders.Add(1)
+		go nq.unbinder()
+	}
+	if empty {
+		nq.close()
+	}
+}
+
+// unbinder unbinds the keys left without subscribers, in order with
+// binds (bindMu): a key joined again meanwhile stays bound. Deliveries of
+// a key waiting here find no subscriber and are dropped. While the
+// connection is down there is nothing to unbind: the restore binds only
+// the keys still wanted; a closed queue has nothing to unbind either.
+func (nq *nodeQueue) unbinder() {
+	defer nq.p.unbinders.Done()
+	for {
+		nq.bindMu.Lock()
+		nq.mu.Lock()
+		if len(nq.unbinds) == 0 {
+			nq.unbinding = false
+			nq.mu.Unlock()
+			nq.bindMu.Unlock()
+			return
+		}
+		key := nq.unbinds[0]
+		nq.unbinds = nq.unbinds[1:]
+		_, wanted := nq.bindings[key]
+		closed := nq.closed
+		nq.mu.Unlock()
 		nq.cmu.Lock()
 		sh := nq.sh
 		nq.cmu.Unlock()
-		if sh != nil && !sh.conn.IsClosed() {
+		if !wanted && !closed && sh != nil && !sh.conn.IsClosed() {
 			_ = nq.l.adminOn(sh.conn, func(ch *amqp.Channel) error {
-				return ch.QueueUnbind(nq.name(), b.key, nq.k.exchange, nil)
+				return ch.QueueUnbind(nq.name(), key, nq.k.exchange, nil)
 			})
 		}
-	}
-	nq.bindMu.Unlock()
-	if empty {
-		nq.close()
+		nq.bindMu.Unlock()
 	}
 }
 

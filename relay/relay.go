@@ -51,6 +51,8 @@ type pool struct {
 	extra   []*link // consuming links added on demand
 	fanMu   sync.Mutex
 	fanouts map[nodeKey]*nodeQueue
+	// unbinders are the node queues' unbinder goroutines (fanout.go).
+	unbinders sync.WaitGroup
 	// exclusive: the owners of its sessions' exclusive queues, by name
 	// (exclusive.go).
 	exMu      sync.Mutex
@@ -413,6 +415,7 @@ func (r *Relay) Close() error {
 		for _, l := range links {
 			l.close()
 		}
+		p.unbinders.Wait() // quick: their connections are closed
 	}
 	return nil
 }
