@@ -52,6 +52,11 @@ const (
 	replayPrefetch = 256  // a replay: unwritten MESSAGEs in flight
 	liveAckEvery   = 64   // the live consumer acks in batches (its own channel)
 	maxReplays     = 32   // concurrent replays per node and vhost
+	// replayIdle ends a recovery whose stream consumer went silent
+	// (RabbitMQ can stall one whose segment retention deleted); the
+	// client gets an ERROR and may subscribe again. The prefetch waits
+	// on the client's reads, so a client that stops reading ends here too.
+	replayIdle = 30 * time.Second
 	// maxCatchUp bounds the bytes of live messages a recovering
 	// subscription holds while its replay runs: a client that reads
 	// slower than the topic is published to never catches up.
@@ -212,6 +217,12 @@ func (h *history) open(conn *amqp.Connection) error {
 	if h.last >= 0 {
 		from = h.last + 1
 	}
+	return h.openAt(conn, from)
+}
+
+// openAt consumes the stream from offset from, replacing the consumer it
+// had. h.mu held.
+func (h *history) openAt(conn *amqp.Connection, from any) error {
 	ch, ds, err := h.consume(context.Background(), conn, livePrefetch, from)
 	if err != nil {
 		return err
@@ -302,7 +313,11 @@ func (h *history) loop(ch *amqp.Channel, ds <-chan amqp.Delivery, gen uint64) {
 			h.mu.Unlock()
 			continue
 		}
-		h.last = max(h.last, off)
+		if off <= h.last {
+			h.mu.Unlock()
+			continue // seen before it was revived
+		}
+		h.last = off
 		if tok := markerOf(&d); tok != "" {
 			if at, ok := h.markers[tok]; ok {
 				at <- off
@@ -505,11 +520,16 @@ func (h *history) recover(ctx context.Context, sub *histSub, from routing.Histor
 	for {
 		var d amqp.Delivery
 		var ok bool
+		idle := time.NewTimer(replayIdle)
 		select {
 		case d, ok = <-ds:
 		case <-ctx.Done():
+			idle.Stop()
 			return 0, false, broker.ErrClosed
+		case <-idle.C:
+			return 0, false, fmt.Errorf("%w: the history stream sent nothing for %s while recovering", broker.ErrUnavailable, replayIdle)
 		}
+		idle.Stop()
 		if !ok {
 			return 0, false, fmt.Errorf("%w: the history stream's consumer ended while recovering", broker.ErrUnavailable)
 		}
@@ -571,11 +591,33 @@ func (h *history) mark(ctx context.Context, l *link, conn *amqp.Connection) (int
 	if err != nil {
 		return 0, err
 	}
-	select {
-	case off := <-at:
-		return off, nil
-	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: the history stream's end could not be found (the node's live consumer did not see its marker)", broker.ErrUnavailable)
+	silent := time.NewTicker(2 * time.Second)
+	defer silent.Stop()
+	for {
+		select {
+		case off := <-at:
+			return off, nil
+		case <-silent.C:
+			h.revive(conn)
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: the history stream's end could not be found (the node's live consumer did not see its marker)", broker.ErrUnavailable)
+		}
+	}
+}
+
+// revive restarts a live consumer that went silent: RabbitMQ 3.10 can
+// leave a stream consumer without deliveries when retention deletes the
+// segment it reads, as a small history filled fast does. It reads again
+// from the oldest kept, skipping every offset it had passed on (loop).
+func (h *history) revive(conn *amqp.Connection) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.started || h.stopped {
+		return
+	}
+	h.r.log.Warn().Str("stream", h.stream).Int64("last_offset", h.last).Msg("the history stream's live consumer did not see a marker in 2 s: restarting it")
+	if err := h.openAt(conn, "first"); err != nil {
+		h.r.log.Warn().Err(err).Str("stream", h.stream).Msg("could not restart the history stream's live consumer")
 	}
 }
 
