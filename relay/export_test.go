@@ -1,6 +1,9 @@
 package relay
 
-import "errors"
+import (
+	"errors"
+	"time"
+)
 
 // BreakAConsumingChannel makes RabbitMQ close one shared consuming channel
 // of the node (an ACK of a delivery tag it never sent is a channel error),
@@ -79,4 +82,21 @@ func (r *Relay) DropConnections() {
 			_ = conn.Close()
 		}
 	}
+}
+
+// SetHistoryProbe sets how often nodes check their history consumer, and
+// returns the previous interval.
+func SetHistoryProbe(d time.Duration) time.Duration {
+	return time.Duration(historyProbe.Swap(int64(d)))
+}
+
+// SilenceHistory makes the node's live history consumer ignore what it
+// receives, as a consumer RabbitMQ stopped feeding would look.
+func (r *Relay) SilenceHistory() {
+	r.mu.Lock()
+	p := r.pools[r.def]
+	r.mu.Unlock()
+	p.history.mu.Lock()
+	p.history.gen++
+	p.history.mu.Unlock()
 }

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -73,15 +74,16 @@ type history struct {
 	startMu sync.Mutex // serialises start: one live consumer
 	l       *link      // its consumers' link, once started
 
-	mu      sync.Mutex
-	started bool
-	index   routing.TopicIndex[*histBinding]
-	all     map[*histSub]struct{}
-	markers map[string]chan int64 // recoveries waiting to learn their marker's offset
-	ch      *amqp.Channel         // the live consumer's
-	gen     uint64
-	last    int64 // the newest offset the live consumer saw; -1 none
-	stopped bool
+	mu       sync.Mutex
+	started  bool
+	watching bool // the watch goroutine runs
+	index    routing.TopicIndex[*histBinding]
+	all      map[*histSub]struct{}
+	markers  map[string]chan int64 // recoveries waiting to learn their marker's offset
+	ch       *amqp.Channel         // the live consumer's
+	gen      uint64
+	last     int64 // the newest offset the live consumer saw; -1 none
+	stopped  bool
 }
 
 // histBinding is the subscribers of one binding key.
@@ -204,6 +206,11 @@ func (h *history) start(ctx context.Context) error {
 	if err := h.open(conn); err != nil {
 		l.unregister(h)
 		return err
+	}
+	if !h.watching {
+		h.watching = true
+		h.r.background.Add(1)
+		go h.watch()
 	}
 	h.started = true
 	return nil
@@ -602,6 +609,41 @@ func (h *history) mark(ctx context.Context, l *link, conn *amqp.Connection) (int
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%w: the history stream's end could not be found (the node's live consumer did not see its marker)", broker.ErrUnavailable)
 		}
+	}
+}
+
+// historyProbe is how often a node with history subscriptions checks that
+// its live consumer still reads the stream (watch); tests shorten it.
+var historyProbe atomic.Int64
+
+func init() { historyProbe.Store(int64(30 * time.Second)) }
+
+// watch checks, every historyProbe while the node has history
+// subscriptions, that the live consumer still reads the stream: it
+// appends a marker and waits for the consumer to see it, reviving it when
+// it does not (mark). Live-only subscribers would otherwise wait in
+// silence. It ends when the relay closes.
+func (h *history) watch() {
+	defer h.r.background.Done()
+	for {
+		select {
+		case <-h.r.quit:
+			return
+		case <-time.After(time.Duration(historyProbe.Load())):
+		}
+		h.mu.Lock()
+		l, busy := h.l, h.started && !h.stopped && len(h.all) > 0
+		h.mu.Unlock()
+		if !busy {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		if conn, err := l.connection(ctx); err == nil {
+			if _, err := h.mark(ctx, l, conn); err != nil {
+				h.r.log.Warn().Err(err).Str("stream", h.stream).Msg("history liveness check")
+			}
+		}
+		cancel()
 	}
 }
 

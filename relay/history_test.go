@@ -519,3 +519,30 @@ func TestHistoryStreamDeclaredAgainRecoversEverything(t *testing.T) {
 	}
 	gatewaytest.Header(t, back.Expect(stomp.CmdReceipt), "receipt-id", "caught-up")
 }
+
+// TestHistoryLiveConsumerRevivedWhenSilent: RabbitMQ can stop feeding a
+// stream consumer without cancelling it. The node checks its live
+// consumer with a marker every probe interval and revives a silent one,
+// so live-only subscribers get what they missed, once.
+func TestHistoryLiveConsumerRevivedWhenSilent(t *testing.T) {
+	prev := relay.SetHistoryProbe(300 * time.Millisecond)
+	t.Cleanup(func() { relay.SetHistoryProbe(prev) })
+	h := newHistoryTest(t)
+	n := h.node(t)
+	c, pub := n.Client(t), n.Client(t)
+	c.Subscribe("s", h.topic("silent"))
+	pub.Publish(h.topic("silent"), "before")
+	if m := c.Expect(stomp.CmdMessage); string(m.Body) != "before" {
+		t.Fatalf("got %q", m.Body)
+	}
+	n.Relay.SilenceHistory()
+	for i := range 3 {
+		pub.Publish(h.topic("silent"), fmt.Sprint("during ", i))
+	}
+	for i := range 3 {
+		if m := c.Expect(stomp.CmdMessage); string(m.Body) != fmt.Sprint("during ", i) {
+			t.Fatalf("got %q, want during %d", m.Body, i)
+		}
+	}
+	c.ExpectNothing(500 * time.Millisecond)
+}

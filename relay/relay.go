@@ -37,7 +37,10 @@ type Relay struct {
 	closed    bool
 	ready     bool
 	quit      chan struct{} // closed by Close: stops the reaper
-	offset    int           // link n's home URL is offset+n, spreading nodes over a cluster
+	// background are goroutines that end when quit closes (the
+	// history's watch); Close waits for them.
+	background sync.WaitGroup
+	offset     int // link n's home URL is offset+n, spreading nodes over a cluster
 }
 
 // pool is a virtual host's links, node-local fan-out queues and the
@@ -417,6 +420,7 @@ func (r *Relay) Close() error {
 		}
 		p.unbinders.Wait() // quick: their connections are closed
 	}
+	r.background.Wait()
 	return nil
 }
 
