@@ -44,32 +44,18 @@ func TestManySessionsAtOnce(t *testing.T) {
 	topicConn, topic := connect(t, b)
 	subscribe(t, topicConn, broker.Subscription{ID: "all", Destination: "/topic/load.#"})
 
-	var wg sync.WaitGroup
-	for p := range publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := b.Connect(t.Context(), broker.ConnectInfo{SessionID: fmt.Sprint("pub-", p)}, newRecorder())
-			if err != nil {
-				t.Error(err)
-				return
+	publishConcurrently(t, b, publishers, perPublisher, func(c broker.Conn, p, i int) error {
+		body := fmt.Sprintf("%d-%d", p, i)
+		for _, dest := range []string{"/queue/work", fmt.Sprintf("/topic/load.%d", p)} {
+			if err := c.Publish(t.Context(), &broker.Message{Destination: dest, Body: []byte(body)}, func(error) {}); err != nil {
+				return err
 			}
-			defer c.Close()
-			for i := range perPublisher {
-				body := fmt.Sprintf("%d-%d", p, i)
-				for _, dest := range []string{"/queue/work", fmt.Sprintf("/topic/load.%d", p)} {
-					if err := c.Publish(t.Context(), &broker.Message{Destination: dest, Body: []byte(body)}, func(error) {}); err != nil {
-						t.Error(err)
-						return
-					}
-				}
-				if p == 0 && i == perPublisher/2 {
-					_ = conns[0].Close()
-				}
-			}
-		}()
-	}
-	wg.Wait()
+		}
+		if p == 0 && i == perPublisher/2 {
+			_ = conns[0].Close()
+		}
+		return nil
+	})()
 
 	timeout := time.After(wait)
 	for range publishers * perPublisher {

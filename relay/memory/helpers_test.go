@@ -3,6 +3,8 @@ package memory_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -156,3 +158,30 @@ func wantErr(t *testing.T, err, target error) {
 }
 
 func h(name, value string) broker.Header { return broker.Header{Name: name, Value: value} }
+
+// publishConcurrently starts publishers sessions at once, each calling
+// send perPublisher times (publisher p, message i) on a Conn of its own,
+// and returns a func that waits until all are done. A send error fails
+// the test and ends that publisher.
+func publishConcurrently(t *testing.T, b *memory.Broker, publishers, perPublisher int, send func(c broker.Conn, p, i int) error) (wait func()) {
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := b.Connect(t.Context(), broker.ConnectInfo{SessionID: fmt.Sprint("pub-", p)}, newRecorder())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			for i := range perPublisher {
+				if err := send(c, p, i); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	return wg.Wait
+}

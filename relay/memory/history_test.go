@@ -3,7 +3,6 @@ package memory_test
 import (
 	"fmt"
 	"strconv"
-	"sync"
 	"testing"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
@@ -306,25 +305,9 @@ func TestHistoryNoGapNoDuplicateWhilePublishing(t *testing.T) {
 	send(t, pub, "/topic/chat.load", "start")
 	base := offsetOf(t, watched.nextBody(t, "start"))
 	unsubscribe(t, watcher, "s", false)
-	var wg sync.WaitGroup
-	for p := range publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := b.Connect(t.Context(), broker.ConnectInfo{SessionID: fmt.Sprint("pub-", p)}, newRecorder())
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer c.Close()
-			for i := range perPublisher {
-				if err := trySend(c, "/topic/chat.load", fmt.Sprintf("%d-%d", p, i)); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
+	wait := publishConcurrently(t, b, publishers, perPublisher, func(c broker.Conn, p, i int) error {
+		return trySend(c, "/topic/chat.load", fmt.Sprintf("%d-%d", p, i))
+	})
 	type result struct {
 		from int64
 		r    *recorder
@@ -338,7 +321,7 @@ func TestHistoryNoGapNoDuplicateWhilePublishing(t *testing.T) {
 		subscribe(t, c, broker.Subscription{ID: "s", Destination: "/topic/chat.*", Headers: []broker.Header{from(fmt.Sprint(start))}})
 		results[i] = result{start, r}
 	}
-	wg.Wait()
+	wait()
 	last := base + int64(publishers*perPublisher)
 	for i, res := range results {
 		want, live := res.from, false
