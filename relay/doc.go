@@ -23,8 +23,9 @@
 // Consumers are of three kinds: a subscription's own (/queue, client-ack,
 // durable and named subscriptions: consumer.go), a node queue serving the
 // plain auto-ack topic and exchange subscriptions of the whole node
-// (fanout.go: one per topic exchange, routed locally by binding key), and a
-// reply-to temp queue (tempqueue.go).
+// (fanout.go: one per topic exchange, routed locally by binding key), a
+// reply-to temp queue (tempqueue.go), and, with topic history, the node's
+// consumer of the history stream and each recovery's (history.go).
 //
 // RabbitMQ keeps an exclusive queue to one AMQP connection, and sessions
 // share the node's connections, so the relay keeps it to one session: each
@@ -37,8 +38,11 @@
 // backoff across the URLs, restore), a confirm watcher per publishing
 // channel, a watcher per shared channel (restores its consumers when
 // RabbitMQ closes it), a delivery loop per consumer, and the relay's reaper
-// of idle links. None per session. Handler calls come from the delivery
-// loops; the relay never holds a lock while calling a Handler.
+// of idle links, the history's watch, and a node queue's unbinder while it
+// has keys to unbind. None per session. Handler calls come from the
+// delivery loops; the relay holds no lock while calling a Handler except a
+// history subscription's own, which orders its recovered and live
+// deliveries (Handler.Deliver never calls back into the relay).
 //
 // The relay speaks neutral broker types and never sees STOMP frames.
 package relay
