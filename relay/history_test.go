@@ -267,6 +267,11 @@ func TestHistoryStreamCannotBeReadDirectly(t *testing.T) {
 	c := n.Client(t)
 	c.Send(stomp.CmdSubscribe, "id:1", "destination:"+h.topic("a"), "x-queue-name:"+h.stream, "receipt:1")
 	c.ExpectError("access_refused")
+	// Nor through the default exchange by its display name: RabbitMQ
+	// has no exchange called so (the default one is "").
+	w := n.Client(t)
+	w.SendBody(stomp.CmdSend, "forged", "destination:/exchange/amq.default/"+h.stream, "receipt:1")
+	w.ExpectError("not_found")
 }
 
 // TestHistoryWildcardServesKeptAndOtherTopicsOnce: a subscription that
