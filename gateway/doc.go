@@ -16,8 +16,11 @@
 //	                       and a new reader starts when bytes arrive or the
 //	                       session must close. (TLS and non-Linux: one
 //	                       reader for the session's whole life.)
-//	flusher (session.flush) only while there is something to write: drains
-//	                       the outbound queue in one write, then exits
+//	flusher (session.flush) only while a write must wait for the socket (a
+//	                       slow client, TLS) or the close handshake is
+//	                       due: drains the outbound queue by deadlines,
+//	                       then exits. Writes that the socket takes at once
+//	                       are done by the server's flushers instead.
 //	handshake (Server.handshake) STOMP over TLS only, before the session
 //	                       exists: the TLS handshake, bounded by
 //	                       ConnectTimeout from accept and by Shutdown
@@ -43,7 +46,9 @@
 // returned to the OS by cmd/stomp-gateway's memory trimmer.
 //
 // Shared by all sessions: one ticker goroutine (ticker.go) for CONNECT
-// timeouts, heart-beats and pings. Broker deliveries and publish confirms
+// timeouts, heart-beats and pings, and up to GOMAXPROCS flushers
+// (flushers.go) that write every session's queue without waiting, in
+// turn, so a fan-out to thousands of sessions starts no goroutine. Broker deliveries and publish confirms
 // arrive on the broker's goroutines; they lock session.mu (subscriptions
 // and pending acks) or session.wmu (outbound queue) briefly and never
 // block. The reader never holds session.mu while calling the broker.

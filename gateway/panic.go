@@ -41,6 +41,11 @@ func (s *session) recoverFlush() {
 		return
 	}
 	s.panicked("flush", v)
+	s.afterFlushPanic()
+}
+
+// afterFlushPanic ends the session after a panic while writing to it.
+func (s *session) afterFlushPanic() {
 	r := reasonInternal
 	s.wmu.Lock()
 	if s.closing == nil {

@@ -49,6 +49,7 @@ type Server struct {
 
 	upgrader websocket.Upgrader
 	ticker   *ticker
+	flushers *flushers
 
 	mu        sync.Mutex
 	sessions  map[*session]struct{}
@@ -97,6 +98,7 @@ func New(cfg Config, b broker.Broker, a auth.Authenticator, authz *auth.Authoriz
 		Subprotocols:     subprotocols,
 		CheckOrigin:      srv.checkOrigin,
 	}
+	srv.flushers = newFlushers()
 	srv.ticker = startTicker(srv)
 	return srv, nil
 }
@@ -266,6 +268,8 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		close(ended)
 	}()
 	defer srv.ticker.stop()
+	// Sessions still open after ctx write with goroutines of their own.
+	defer srv.flushers.stop()
 	select {
 	case <-ended:
 		return nil

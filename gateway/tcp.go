@@ -16,11 +16,13 @@ import (
 type tcpTransport struct {
 	c    net.Conn
 	sock sockReader // holds no buffer while the client is silent
+	w    sockWriter
 }
 
 func newTCPTransport(c net.Conn) *tcpTransport {
 	t := &tcpTransport{c: c}
 	t.sock.init(c)
+	t.w.init(c)
 	return t
 }
 
@@ -31,8 +33,21 @@ func (t *tcpTransport) evict()                           { t.sock.evict() }
 // writeBatch writes the items' bytes in one write (writev); STOMP over
 // TCP has heart-beats and no pings.
 func (t *tcpTransport) writeBatch(items []outItem, deadline time.Time) error {
-	bb := batchPool.Get().(*batchBufs)
+	bb := t.frames(items)
 	defer bb.release()
+	return t.w.write(bb, deadline)
+}
+
+func (t *tcpTransport) tryBatch(items []outItem) (bool, error) {
+	bb := t.frames(items)
+	defer bb.release()
+	return t.w.try(bb)
+}
+
+func (t *tcpTransport) canTry() bool { return t.w.canTry() }
+
+func (t *tcpTransport) frames(items []outItem) *batchBufs {
+	bb := batchPool.Get().(*batchBufs)
 	for _, it := range items {
 		switch it.kind {
 		case outHeartbeat:
@@ -44,10 +59,7 @@ func (t *tcpTransport) writeBatch(items []outItem, deadline time.Time) error {
 			}
 		}
 	}
-	if len(bb.bufs) == 0 {
-		return nil
-	}
-	return writeBuffers(t.c, bb, deadline)
+	return bb
 }
 
 // goodbye half-closes: the client reads the ERROR, then end of stream.

@@ -24,8 +24,15 @@ type transport interface {
 	evict()
 	// writeBatch writes items in order by deadline, in as few writes as
 	// it can (batch.go): frames, heart-beats, and the transport's own
-	// keep-alives (pings and pongs, where it has them).
+	// keep-alives (pings and pongs, where it has them). What an earlier
+	// tryBatch left unwritten goes first.
 	writeBatch(items []outItem, deadline time.Time) error
+	// tryBatch writes items as writeBatch does but without waiting for
+	// the socket (sockwrite.go): done when all of them went out, else the
+	// transport keeps the rest for the next writeBatch. Only called when
+	// canTry.
+	tryBatch(items []outItem) (done bool, err error)
+	canTry() bool
 	// pings reports whether the transport has pings (and pongs come back).
 	pings() bool
 	// goodbye sends the close handshake with code and text (best effort)
@@ -45,6 +52,7 @@ type transport interface {
 // every frame queued for the client goes out in one write (batch.go).
 type wsTransport struct {
 	sock sockReader
+	w    sockWriter
 	dec  wsDecoder
 	err  error // a decoding error that came after the last payload
 	seen func()
@@ -61,6 +69,7 @@ type wsTransport struct {
 func newWSTransport(c net.Conn, seen func(), pong func(data []byte)) *wsTransport {
 	t := &wsTransport{seen: seen, pong: pong}
 	t.sock.init(c)
+	t.w.init(c)
 	return t
 }
 
@@ -98,8 +107,22 @@ func (t *wsTransport) control(op byte, payload []byte) {
 // UTF-8, binary ones for the others (browsers drop the socket on a text
 // message that is not UTF-8).
 func (t *wsTransport) writeBatch(items []outItem, deadline time.Time) error {
-	bb := batchPool.Get().(*batchBufs)
+	bb := t.frames(items)
 	defer bb.release()
+	return t.w.write(bb, deadline)
+}
+
+func (t *wsTransport) tryBatch(items []outItem) (bool, error) {
+	bb := t.frames(items)
+	defer bb.release()
+	return t.w.try(bb)
+}
+
+func (t *wsTransport) canTry() bool { return t.w.canTry() }
+
+// frames lays the items out as WebSocket frames in pooled buffers.
+func (t *wsTransport) frames(items []outItem) *batchBufs {
+	bb := batchPool.Get().(*batchBufs)
 	for _, it := range items {
 		start := len(bb.hdrs)
 		switch it.kind {
@@ -127,7 +150,7 @@ func (t *wsTransport) writeBatch(items []outItem, deadline time.Time) error {
 	// The headers are sliced out of one growing buffer: an append that
 	// moved it left earlier slices on the old array, which still holds
 	// their bytes.
-	return writeBuffers(t.sock.c, bb, deadline)
+	return bb
 }
 
 // goodbye sends a close frame with code and text (cut to fit a control

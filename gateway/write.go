@@ -8,9 +8,12 @@ import (
 )
 
 // Outbound: every write to the client goes through the session's queue and
-// a short-lived flusher goroutine, so nothing that produces frames (the
-// reader, broker deliveries, confirms, the shared ticker) ever blocks on a
-// slow client, and an idle session has no writer goroutine at all.
+// a flusher: one of the server's flushers (flushers.go), which writes
+// what the socket takes at once, or the session's own short-lived flusher
+// goroutine for what must wait for the socket. Nothing that produces
+// frames (the reader, broker deliveries, confirms, the shared ticker) ever
+// blocks on a slow client, one flusher writes a session at a time
+// (session.flushing), and an idle session has no writer goroutine at all.
 //
 // Slow-consumer policy, in one place: a session whose queued bytes would
 // exceed Config.MaxOutboundBytes is closed with ERROR "slow consumer" and
@@ -117,88 +120,189 @@ func (s *session) sendReceipt(id string) {
 	s.sendFrame(&stomp.Frame{Command: stomp.CmdReceipt, Headers: []stomp.Header{{Key: stomp.HdrReceiptID, Value: id}}})
 }
 
-// kickLocked starts a flusher unless one runs; s.wmu must be held and is
+// kickLocked starts a flush unless one runs; s.wmu must be held and is
 // released.
 func (s *session) kickLocked() {
 	start := !s.flushing
 	s.flushing = true
 	s.wmu.Unlock()
 	if start {
-		go s.flush()
+		s.startFlush()
 	}
 }
 
-// flush writes queued items until the queue is empty. When the session is
-// closing it then starts the close handshake; it is the only place that
-// does, so the ERROR frame always goes out before the close.
-func (s *session) flush() {
+// startFlush puts the session in line for the flushers (flushers.go), or,
+// where its transport cannot write without waiting, starts its own
+// flusher goroutine.
+func (s *session) startFlush() {
+	if s.t.canTry() && s.srv.flushers.add(s) {
+		return
+	}
+	go s.flush()
+}
+
+// flushTurn is a flusher's turn at the session: it writes what is queued
+// without waiting for the socket and reports whether the session has more
+// to write (it goes back in line). What the socket did not take, and the
+// close handshake, are written by a goroutine of the session's own
+// (flush), which may wait.
+func (s *session) flushTurn() (again bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.panicked("flush", v)
+			again = false
+			go s.afterFlushPanic()
+		}
+	}()
+	batch, last := s.take()
+	if batch == nil {
+		if last != nil {
+			go s.goodbye(last)
+		}
+		return false
+	}
+	n := s.unexpired(batch)
+	if n > 0 {
+		done, err := s.t.tryBatch(batch[:n])
+		switch {
+		case err != nil:
+			s.writeFailed(err)
+			n = 0
+		case !done:
+			go s.flushFrom(batch[:n])
+			return false
+		}
+	}
+	s.written(batch[:n])
+	clear(batch)
+	s.wmu.Lock()
+	again = len(s.outq) > 0 || s.closing != nil
+	if !again {
+		s.flushing = false
+	}
+	s.wmu.Unlock()
+	return again
+}
+
+// flush is the session's own flusher goroutine: it writes queued items,
+// waiting for the socket by WriteTimeout, until the queue is empty. When
+// the session is closing it then starts the close handshake; only a
+// flusher does, so the ERROR frame always goes out before the close.
+func (s *session) flush() { s.flushFrom(nil) }
+
+// flushFrom is flush after a flusher's write left part of held unwritten
+// (the transport kept it): that part goes first, then held counts as
+// written.
+func (s *session) flushFrom(held []outItem) {
 	defer s.recoverFlush()
-	var batch []outItem
+	if held != nil {
+		if err := s.t.writeBatch(nil, time.Now().Add(s.srv.cfg.WriteTimeout)); err != nil {
+			s.writeFailed(err)
+			held = held[:0]
+		}
+		s.written(held)
+		clear(held)
+	}
 	for {
-		s.wmu.Lock()
-		if len(s.outq) == 0 {
-			reason := s.closing
-			if reason == nil {
-				s.flushing = false
-				s.wmu.Unlock()
-				return
+		batch, last := s.take()
+		if batch == nil {
+			if last != nil {
+				s.goodbye(last)
 			}
-			closed := s.closed
-			s.wmu.Unlock()
-			s.t.goodbye(reason.code, reason.message, time.Now().Add(time.Second))
-			close(closed)
 			return
 		}
-		batch, s.outq = s.outq, batch[:0]
-		outboundBytes.Add(-int64(s.outBytes))
-		s.outBytes = 0
-		room := s.room
-		s.wmu.Unlock()
-		if room != nil {
-			select {
-			case room <- struct{}{}:
-			default:
-			}
-		}
-
-		// Not one MESSAGE after the credentials expire: the batch ends
-		// before the first.
-		n := len(batch)
-		if s.expires.Load() != 0 {
-			for i, it := range batch {
-				if it.message && s.expired() {
-					n = i
-					s.closeWith(reasonTokenExpired)
-					break
-				}
-			}
-		}
+		n := s.unexpired(batch)
 		if n > 0 {
 			if err := s.t.writeBatch(batch[:n], time.Now().Add(s.srv.cfg.WriteTimeout)); err != nil {
-				s.closeWith(reasonPeerGone)
-				s.wmu.Lock()
-				outboundBytes.Add(-int64(s.outBytes))
-				s.outq, s.outBytes = nil, 0
-				s.writeErr = err
-				s.wmu.Unlock()
+				s.writeFailed(err)
 				n = 0
 			}
 		}
-		for _, it := range batch[:n] {
-			s.wrote(it)
-			if it.settleSub != "" {
-				if err := s.conn.Ack(it.settleSub, it.settleTag, false); err != nil {
-					s.debug().Err(err).Msg("settling a written delivery")
-				}
-			}
-		}
+		s.written(batch[:n])
 		clear(batch)
-		s.lastWrite.Store(time.Now().UnixNano())
 	}
 }
 
+// take takes the queue for writing. With nothing queued it returns nil
+// and, when the session is closing, the close to send; otherwise the
+// flush ends there (flushing is cleared).
+func (s *session) take() (batch []outItem, last *closeReason) {
+	s.wmu.Lock()
+	if len(s.outq) == 0 {
+		last = s.closing
+		if last == nil {
+			s.flushing = false
+		}
+		s.wmu.Unlock()
+		return nil, last
+	}
+	batch, s.outq = s.outq, nil
+	outboundBytes.Add(-int64(s.outBytes))
+	s.outBytes = 0
+	room := s.room
+	s.wmu.Unlock()
+	if room != nil {
+		select {
+		case room <- struct{}{}:
+		default:
+		}
+	}
+	return batch, nil
+}
+
+// unexpired is how many items of batch may be written: not one MESSAGE
+// after the credentials expire, so the batch ends before the first.
+func (s *session) unexpired(batch []outItem) int {
+	if s.expires.Load() != 0 {
+		for i, it := range batch {
+			if it.message && s.expired() {
+				s.closeWith(reasonTokenExpired)
+				return i
+			}
+		}
+	}
+	return len(batch)
+}
+
+// writeFailed ends the session after a write to its client failed; what
+// is queued is dropped (deliveries held for settling go back to their
+// queues).
+func (s *session) writeFailed(err error) {
+	s.closeWith(reasonPeerGone)
+	s.wmu.Lock()
+	outboundBytes.Add(-int64(s.outBytes))
+	s.outq, s.outBytes = nil, 0
+	s.writeErr = err
+	s.wmu.Unlock()
+}
+
+// goodbye sends the close handshake for r and lets the reader finish.
+func (s *session) goodbye(r *closeReason) {
+	defer s.recoverFlush()
+	s.wmu.Lock()
+	closed := s.closed
+	s.wmu.Unlock()
+	s.t.goodbye(r.code, r.message, time.Now().Add(time.Second))
+	close(closed)
+}
+
+// written counts the items that went out and settles with the broker the
+// deliveries it holds until they are written.
+func (s *session) written(batch []outItem) {
+	now := time.Now().UnixNano()
+	for _, it := range batch {
+		s.wrote(it, now)
+		if it.settleSub != "" {
+			if err := s.conn.Settle(it.settleSub, it.settleTag); err != nil {
+				s.debug().Err(err).Msg("settling a written delivery")
+			}
+		}
+	}
+	s.lastWrite.Store(now)
+}
+
 // wrote counts a written item.
-func (s *session) wrote(it outItem) {
+func (s *session) wrote(it outItem, now int64) {
 	n := it.size()
 	if it.kind == outHeartbeat {
 		n = 1
@@ -216,7 +320,7 @@ func (s *session) wrote(it outItem) {
 		c.Inc()
 	}
 	if it.queued != 0 {
-		mDeliveryLatency.Observe(float64(time.Now().UnixNano()-it.queued) / 1e9)
+		mDeliveryLatency.Observe(float64(now-it.queued) / 1e9)
 	}
 }
 
