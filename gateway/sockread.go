@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"io"
 	"net"
 	"os"
 	"sync"
@@ -24,21 +25,21 @@ var errIdle = errors.New("nothing to read")
 var longAgo = time.Unix(1, 0)
 
 // sockReader reads a connection for a session's reader goroutine. Where
-// the platform lets it (Linux, a plain socket), it first waits for the
-// socket to be readable without a buffer, so a waiting reader holds
-// nothing but its stack, and it can decline to wait at all (errIdle), so
-// an idle session can give up its goroutine too (park_linux.go).
+// the platform lets it (Linux, a plain socket), it reads the socket itself
+// and waits for it to be readable without a buffer, so a waiting reader
+// holds nothing but its stack, and it can decline to wait at all
+// (errIdle), so an idle session can give up its goroutine too
+// (park_linux.go).
 // Elsewhere (TLS, whose records need the tls.Conn's own buffering) it
 // blocks in Read with a small buffer of its own.
 type sockReader struct {
 	c        net.Conn
-	rc       syscall.RawConn // nil when readiness cannot be awaited
+	rc       syscall.RawConn // nil when the socket cannot be read directly
 	fd       int             // the socket, or -1 when the session cannot park
-	ready    func(fd uintptr) bool
-	buf      *[]byte     // from readBufPool while bytes are being handled
-	own      []byte      // the buffer when readiness cannot be awaited
-	pending  error       // a read error that came with the last bytes
-	evicting atomic.Bool // evict set the read deadline to interrupt a wait
+	buf      *[]byte         // from readBufPool while bytes are being handled
+	own      []byte          // the buffer when the socket cannot be read directly
+	pending  error           // a read error that came with the last bytes
+	evicting atomic.Bool     // evict set the read deadline to interrupt a wait
 
 	dmu      sync.Mutex // orders evict's deadline and the session's own
 	deadline time.Time  // the read deadline the session set (goodbye)
@@ -47,9 +48,9 @@ type sockReader struct {
 // init makes r the reader of c.
 func (r *sockReader) init(c net.Conn) {
 	r.c, r.fd = c, -1
-	if sc, ok := c.(syscall.Conn); ok && canAwaitReadable {
+	if sc, ok := c.(syscall.Conn); ok && canReadNow {
 		if rc, err := sc.SyscallConn(); err == nil {
-			r.rc, r.ready = rc, readable
+			r.rc = rc
 			_ = rc.Control(func(fd uintptr) { r.fd = int(fd) })
 		}
 	}
@@ -84,34 +85,48 @@ func (r *sockReader) setReadDeadline(t time.Time) {
 }
 
 func (r *sockReader) read(idleOK bool) ([]byte, error) {
-	b := r.own
-	if r.rc != nil {
-		var err error
-		if idleOK {
-			ok := false
-			err = r.rc.Control(func(fd uintptr) { ok = readable(fd) })
-			if err == nil && !ok {
-				return nil, errIdle
-			}
+	if r.rc == nil {
+		n, err := r.c.Read(r.own)
+		if n > 0 {
+			r.pending = err
+			return r.own[:n], nil
 		}
 		if err == nil {
-			err = r.rc.Read(r.ready)
+			err = errors.New("empty read")
 		}
-		if err != nil {
-			return nil, err
+		return nil, err
+	}
+	// Read at once into a pooled buffer; when nothing is there, give the
+	// buffer back and wait in the runtime's poller (or, idleOK, not at
+	// all). One system call when bytes are waiting, as they usually are
+	// when the reader runs.
+	var n int
+	var rerr error
+	idle := false
+	err := r.rc.Read(func(fd uintptr) bool {
+		if r.buf == nil {
+			r.buf = readBufPool.Get().(*[]byte)
 		}
-		r.buf = readBufPool.Get().(*[]byte)
-		b = *r.buf
+		n, rerr = readNow(fd, *r.buf)
+		if rerr != syscall.EAGAIN {
+			return true
+		}
+		readBufPool.Put(r.buf)
+		r.buf = nil
+		idle = idleOK
+		return idleOK
+	})
+	switch {
+	case idle:
+		return nil, errIdle
+	case err != nil:
+		return nil, err
+	case rerr != nil:
+		return nil, os.NewSyscallError("read", rerr)
+	case n == 0:
+		return nil, io.EOF
 	}
-	n, err := r.c.Read(b)
-	if n > 0 {
-		r.pending = err
-		return b[:n], nil
-	}
-	if err == nil {
-		err = errors.New("empty read")
-	}
-	return nil, err
+	return (*r.buf)[:n], nil
 }
 
 // evict interrupts a read waiting for input: it returns errIdle.

@@ -1,27 +1,20 @@
 package gateway
 
-import (
-	"syscall"
-	"unsafe"
-)
+import "syscall"
 
-const canAwaitReadable = true
+const canReadNow = true
 
-// readable reports whether a read on fd would not block: bytes, end of
-// stream or an error are waiting. It peeks one byte without taking it and
-// without blocking; false makes syscall.RawConn.Read park the goroutine in
-// the runtime's poller until the socket is readable, then ask again.
-func readable(fd uintptr) bool {
-	var b byte
+// readNow is one read(2) of the non-blocking socket fd; EAGAIN when
+// nothing is waiting.
+func readNow(fd uintptr, b []byte) (int, error) {
 	for {
-		_, _, e := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b)), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case syscall.EINTR:
+		n, err := syscall.Read(int(fd), b)
+		if err == syscall.EINTR {
 			continue
-		case syscall.EAGAIN:
-			return false
 		}
-		return true
+		if n < 0 {
+			n = 0
+		}
+		return n, err
 	}
 }
