@@ -25,6 +25,11 @@ import (
 // closes a shared channel anyway, every consumer on it is restored on
 // another one.
 
+// Client-ack consumers get channels of their own: a delivery a client
+// holds unacked (for minutes, maybe) would stop every multiple ack of the
+// channel's other consumers at its tag (acks.go), while the gateway
+// settles what it wrote within milliseconds.
+
 // errLinkFull: the link may open no more consuming channels.
 var errLinkFull = errors.New("no AMQP channel left on this connection")
 
@@ -36,6 +41,12 @@ type shared struct {
 
 	mu  sync.Mutex // serialises qos+consume (and cancels) on ch
 	qos int        // the per-consumer prefetch last set on ch
+
+	clientAck bool // its consumers are client-ack ones
+
+	// led records ch's delivery tags and sends every ack and nack on it,
+	// coalescing acks (acks.go).
+	led *ledger
 
 	// Guarded by l.mu.
 	users map[user]struct{}
@@ -70,14 +81,15 @@ func (sh *shared) cancel(tag string) {
 	}
 }
 
-// acquire places u on a channel of conn with room for it, opening a
-// channel when the link may; errLinkFull when it may not.
-func (l *link) acquire(conn *amqp.Connection, u user) (*shared, error) {
+// acquire places u on a channel of conn with room for it, among
+// client-ack consumers or the others, opening a channel when the link
+// may; errLinkFull when it may not.
+func (l *link) acquire(conn *amqp.Connection, u user, clientAck bool) (*shared, error) {
 	l.openMu.Lock()
 	defer l.openMu.Unlock()
 	l.mu.Lock()
 	for _, sh := range l.chans {
-		if sh.conn == conn && !sh.dead && len(sh.users) < l.r.cfg.ConsumersPerChannel {
+		if sh.conn == conn && !sh.dead && sh.clientAck == clientAck && len(sh.users) < l.r.cfg.ConsumersPerChannel {
 			sh.users[u] = struct{}{}
 			l.mu.Unlock()
 			return sh, nil
@@ -92,7 +104,7 @@ func (l *link) acquire(conn *amqp.Connection, u user) (*shared, error) {
 	if err != nil {
 		return nil, brokerErr(err)
 	}
-	sh := &shared{l: l, conn: conn, ch: ch, users: map[user]struct{}{u: {}}}
+	sh := &shared{l: l, conn: conn, ch: ch, led: newLedger(ch), clientAck: clientAck, users: map[user]struct{}{u: {}}}
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
 	l.mu.Lock()
 	l.chans = append(l.chans, sh)
@@ -112,6 +124,7 @@ func (l *link) release(sh *shared, u user) {
 	}
 	l.mu.Unlock()
 	if last {
+		sh.led.flush()
 		_ = sh.ch.Close()
 	}
 }

@@ -37,6 +37,11 @@ type consumer struct {
 	gen     uint64
 	unacked []uint64 // delivery tags on sh not settled yet, ascending
 	stopped bool
+
+	// acking serialises acks and nacks, so one[:1] (the tag of a single
+	// settle, without an allocation) is used by one at a time.
+	acking sync.Mutex
+	one    [1]uint64
 }
 
 func startConsumer(ctx context.Context, s *session, id string, pl plan) (*consumer, error) {
@@ -127,7 +132,7 @@ func (c *consumer) open(conn *amqp.Connection) error {
 	if err != nil {
 		return c.unclaim(fresh, conn, declared, err)
 	}
-	sh, err := c.l.acquire(conn, c)
+	sh, err := c.l.acquire(conn, c, !c.pl.noAck && !c.pl.settle)
 	if err != nil {
 		return c.unclaim(fresh, conn, declared, c.s.r.full(err))
 	}
@@ -188,10 +193,11 @@ func (c *consumer) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint64)
 		if !current {
 			// Arrived after UNSUBSCRIBE: back to the queue.
 			if !c.pl.noAck {
-				_ = sh.ch.Nack(d.DeliveryTag, false, true)
+				sh.led.nack(d.DeliveryTag, true)
 			}
 			continue
 		}
+		sh.led.seen(d.DeliveryTag, c.pl.noAck)
 		c.s.h.Deliver(&broker.Delivery{
 			Subscription: c.id,
 			Destination:  c.s.r.rules.MessageDestination(d.Exchange, d.RoutingKey),
@@ -260,7 +266,7 @@ func (c *consumer) restore(conn *amqp.Connection) error {
 // this consumer) from the unacked list and returns the channel and raw
 // tags to settle; none when the tag is from an earlier generation
 // (RabbitMQ requeued it when that channel died).
-func (c *consumer) settle(tag uint64, multiple bool) (*amqp.Channel, []uint64) {
+func (c *consumer) settle(tag uint64, multiple bool) (*shared, []uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped || tag>>tagBits != c.gen || c.sh == nil {
@@ -275,18 +281,33 @@ func (c *consumer) settle(tag uint64, multiple bool) (*amqp.Channel, []uint64) {
 	if multiple {
 		from = 0
 	}
-	tags := append([]uint64(nil), c.unacked[from:i+1]...)
+	var tags []uint64
+	if multiple {
+		tags = append(tags, c.unacked[from:i+1]...)
+	} else {
+		tags = c.one[:1]
+		tags[0] = raw
+	}
 	c.unacked = append(c.unacked[:from], c.unacked[i+1:]...)
-	return c.sh.ch, tags
+	return c.sh, tags
 }
 
-func (c *consumer) ack(tag uint64, multiple bool) error {
+// ack acks a delivery (a client's ACK: at once) or, with written, settles
+// one the gateway wrote (Delivery.Settle: soon, with others, acks.go).
+func (c *consumer) ack(tag uint64, multiple bool) error { return c.ackNow(tag, multiple, false) }
+
+func (c *consumer) written(tag uint64) error { return c.ackNow(tag, false, true) }
+
+func (c *consumer) ackNow(tag uint64, multiple, written bool) error {
 	if c.pl.noAck {
 		return fmt.Errorf("%w: subscription '%s' is auto-ack", broker.ErrUnknownDelivery, c.id)
 	}
-	ch, tags := c.settle(tag, multiple)
+	c.acking.Lock()
+	defer c.acking.Unlock()
+	sh, tags := c.settle(tag, multiple)
+	wait := written && c.pl.prefetch >= ackWaitPrefetch
 	for _, t := range tags {
-		_ = ch.Ack(t, false) // a closed channel requeued it already
+		sh.led.settle(t, wait) // a closed channel requeued it already
 	}
 	return nil
 }
@@ -295,9 +316,11 @@ func (c *consumer) nack(tag uint64, multiple, requeue bool) error {
 	if c.pl.noAck {
 		return fmt.Errorf("%w: subscription '%s' is auto-ack", broker.ErrUnknownDelivery, c.id)
 	}
-	ch, tags := c.settle(tag, multiple)
+	c.acking.Lock()
+	defer c.acking.Unlock()
+	sh, tags := c.settle(tag, multiple)
 	for _, t := range tags {
-		_ = ch.Nack(t, false, requeue)
+		sh.led.nack(t, requeue)
 	}
 	return nil
 }
@@ -318,9 +341,10 @@ func (c *consumer) stop(deleteDurable bool) error {
 		return nil
 	}
 	defer c.l.release(sh, c)
+	sh.led.flush() // what was written is acked before the rest goes back
 	sh.cancel(tag)
 	for _, t := range unacked {
-		_ = sh.ch.Nack(t, false, true)
+		sh.led.nack(t, true)
 	}
 	if held != "" {
 		return c.s.disown(c.l, sh.conn, held)

@@ -34,6 +34,13 @@
 // refuses the others any declare, consume or bind of it with RabbitMQ's
 // resource_locked (exclusive.go).
 //
+// Acks on a shared channel go through its ledger (acks.go), which sends
+// the gateway's settles of written deliveries as one multiple basic.ack
+// every few milliseconds where the channel's delivery tags allow, and
+// every other ack and nack at once, in order with them. Client-ack
+// consumers get channels of their own, so a delivery a client holds never
+// stops the others' multiple acks.
+//
 // Goroutines: a supervisor per link (dial, watch, reconnect with jittered
 // backoff across the URLs, restore), a confirm watcher per publishing
 // channel, a watcher per shared channel (restores its consumers when

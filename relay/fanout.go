@@ -239,7 +239,7 @@ func (nq *nodeQueue) open(conn *amqp.Connection, keys []string) error {
 	if err != nil {
 		return err
 	}
-	sh, err := nq.l.acquire(conn, nq)
+	sh, err := nq.l.acquire(conn, nq, false)
 	if err != nil {
 		return nq.r.full(err)
 	}
@@ -440,6 +440,7 @@ func (nq *nodeQueue) close() {
 func (nq *nodeQueue) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint64) {
 	var matched []*binding
 	for d := range deliveries {
+		sh.led.seen(d.DeliveryTag, true)
 		matched = matched[:0]
 		nq.mu.RLock()
 		if nq.k.indexed {
@@ -460,19 +461,18 @@ func (nq *nodeQueue) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint6
 			clear(matched)
 			continue
 		}
-		dest := nq.r.rules.MessageDestination(d.Exchange, d.RoutingKey)
-		hs := deliveryHeaders(nil, &d)
-		shared := &broker.Shared{}
+		// One Delivery for every subscriber (Deliver keeps none).
+		one := &broker.Delivery{
+			Destination: nq.r.rules.MessageDestination(d.Exchange, d.RoutingKey),
+			Redelivered: d.Redelivered,
+			Headers:     deliveryHeaders(nil, &d),
+			Body:        d.Body,
+			Shared:      &broker.Shared{},
+		}
 		for _, b := range matched {
 			for _, sub := range *b.subs.Load() {
-				sub.s.h.Deliver(&broker.Delivery{
-					Subscription: sub.id,
-					Destination:  dest,
-					Redelivered:  d.Redelivered,
-					Headers:      hs,
-					Body:         d.Body,
-					Shared:       shared,
-				})
+				one.Subscription = sub.id
+				sub.s.h.Deliver(one)
 			}
 		}
 		clear(matched)
@@ -561,6 +561,8 @@ func (m *fanMember) ack(uint64, bool) error {
 }
 
 func (m *fanMember) nack(uint64, bool, bool) error { return m.ack(0, false) }
+
+func (m *fanMember) written(uint64) error { return m.ack(0, false) }
 
 func (m *fanMember) stop(bool) error {
 	m.nq.leave(m.b, m.sub)

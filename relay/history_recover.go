@@ -343,6 +343,8 @@ func (m *histMember) ack(tag uint64, _ bool) error {
 	return nil
 }
 
+func (m *histMember) written(tag uint64) error { return m.ack(tag, false) }
+
 func (m *histMember) nack(uint64, bool, bool) error {
 	return fmt.Errorf("%w: subscription '%s' is auto-ack", broker.ErrUnknownDelivery, m.sub.id)
 }

@@ -11,6 +11,19 @@ var mReconnects = prometheus.NewCounter(prometheus.CounterOpts{
 	Name: "stomp_gateway_amqp_reconnects_total", Help: "AMQP connections re-established after a loss.",
 })
 
+// Acks sent to RabbitMQ for consumed deliveries (acks.go): the settled
+// deliveries they covered over the frames sent is how much the ledger
+// coalesced.
+var (
+	mAckFrames = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "stomp_gateway_amqp_ack_frames_total", Help: "basic.ack frames sent for consumed deliveries, by multiple (true: one frame settled a run of them).",
+	}, []string{"multiple"})
+	mAcksSingle, mAcksMultiple = mAckFrames.WithLabelValues("false"), mAckFrames.WithLabelValues("true")
+	mAcked                     = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "stomp_gateway_amqp_acked_deliveries_total", Help: "Consumed deliveries acked to RabbitMQ (by the gateway once written, or by a client's ACK).",
+	})
+)
+
 // The topic history's recoveries (history.go).
 var (
 	mRecoveries = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -41,7 +54,7 @@ func (r *Relay) Collectors() []prometheus.Collector {
 		})
 	}
 	return []prometheus.Collector{
-		mReconnects, mRecoveries, mRecovered,
+		mReconnects, mRecoveries, mRecovered, mAckFrames, mAcked,
 		gauge("stomp_gateway_amqp_connections", "Open AMQP connections of this node.", func(p *pool) float64 {
 			n := 0
 			for _, l := range p.allLinks() {

@@ -18,6 +18,8 @@ import (
 type subscriber interface {
 	ack(tag uint64, multiple bool) error
 	nack(tag uint64, multiple, requeue bool) error
+	// written settles a delivery the gateway wrote (broker.Conn.Settle).
+	written(tag uint64) error
 	// stop ends it; unsettled deliveries go back to the queue.
 	stop(deleteDurable bool) error
 }
@@ -344,6 +346,15 @@ func (s *session) Nack(id string, tag uint64, multiple, requeue bool) error {
 		return err
 	}
 	return sub.nack(tag, multiple, requeue)
+}
+
+// Settle implements broker.Conn.
+func (s *session) Settle(id string, tag uint64) error {
+	sub, err := s.take(id)
+	if err != nil {
+		return err
+	}
+	return sub.written(tag)
 }
 
 // Close implements broker.Conn.

@@ -91,7 +91,7 @@ func (t *tempQueue) open(conn *amqp.Connection) error {
 	if err := t.s.p.hold(t.s, t.name); err != nil {
 		return err // a name RabbitMQ just made up: no one else holds it
 	}
-	sh, err := t.l.acquire(conn, t)
+	sh, err := t.l.acquire(conn, t, false)
 	if err != nil {
 		_ = t.s.disown(t.l, conn, t.name)
 		return t.s.r.full(err)
@@ -105,12 +105,13 @@ func (t *tempQueue) open(conn *amqp.Connection) error {
 	t.mu.Lock()
 	t.sh, t.tag, t.held = sh, tag, true
 	t.mu.Unlock()
-	go t.loop(deliveries)
+	go t.loop(sh, deliveries)
 	return nil
 }
 
-func (t *tempQueue) loop(deliveries <-chan amqp.Delivery) {
+func (t *tempQueue) loop(sh *shared, deliveries <-chan amqp.Delivery) {
 	for d := range deliveries {
+		sh.led.seen(d.DeliveryTag, true)
 		t.s.h.Deliver(&broker.Delivery{
 			Subscription: t.id,
 			Destination:  t.s.r.rules.MessageDestination(d.Exchange, d.RoutingKey),
@@ -138,7 +139,7 @@ func (t *tempQueue) restore(conn *amqp.Connection) error {
 			return nil
 		}
 		t.l.release(old, t)
-		sh, err := t.l.acquire(conn, t)
+		sh, err := t.l.acquire(conn, t, false)
 		if err == nil {
 			var tag string
 			var deliveries <-chan amqp.Delivery
@@ -146,7 +147,7 @@ func (t *tempQueue) restore(conn *amqp.Connection) error {
 				t.mu.Lock()
 				t.sh, t.tag = sh, tag
 				t.mu.Unlock()
-				go t.loop(deliveries)
+				go t.loop(sh, deliveries)
 				return nil
 			}
 			t.l.release(sh, t)

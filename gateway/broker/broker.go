@@ -87,6 +87,11 @@ type Conn interface {
 	// delivery of the same subscription); with requeue the broker delivers
 	// it again, marked redelivered, otherwise it is dropped or dead-lettered.
 	Nack(id string, tag uint64, multiple, requeue bool) error
+	// Settle acks a delivery that came with Delivery.Settle, once the
+	// gateway wrote it to the client. Unlike Ack it need not reach the
+	// broker before it returns: the broker may settle several together,
+	// within a few milliseconds.
+	Settle(id string, tag uint64) error
 	// Close ends the session: its consumers stop, unsettled deliveries go
 	// back to their queues and its temporary queues are deleted. No handler
 	// call starts after Close returns, though one already running on
@@ -98,7 +103,8 @@ type Conn interface {
 // gateway queues the frame and returns.
 type Handler interface {
 	// Deliver passes one message for subscription d.Subscription. The
-	// Delivery is shared read-only with other local subscribers.
+	// Delivery is shared read-only with other local subscribers, and is
+	// the caller's again once Deliver returns: it must not be kept.
 	Deliver(d *Delivery)
 	// Lost reports that subscription id ended without the client asking:
 	// err wraps ErrNotFound when its queue was deleted, ErrClosed when the
@@ -153,7 +159,7 @@ type Delivery struct {
 	Tag          uint64 // what Ack and Nack take
 	Redelivered  bool
 	// Settle is set on deliveries of an auto-ack subscription that the
-	// broker still holds: the gateway calls Ack(Subscription, Tag, false)
+	// broker still holds: the gateway calls Settle(Subscription, Tag)
 	// once the MESSAGE is written to the client, so what a client never
 	// got (it was closed as a slow consumer, say) goes back to its queue.
 	Settle  bool

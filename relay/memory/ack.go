@@ -14,6 +14,10 @@ func (c *Conn) Ack(id string, tag uint64, multiple bool) error {
 	return c.settle(id, tag, multiple, func(*consumer, []*message) {})
 }
 
+// Settle is Ack of one delivery the gateway wrote (Delivery.Settle): the
+// embedded broker has nothing to gain from holding it back.
+func (c *Conn) Settle(id string, tag uint64) error { return c.Ack(id, tag, false) }
+
 // Nack rejects delivery tag of subscription id (and with multiple every
 // earlier unsettled one of it). With requeue the messages go back to the
 // front of their queue, marked redelivered, and on to the next consumer
