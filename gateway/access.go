@@ -187,8 +187,14 @@ func DurableSubscriptionQueue(user, key, id string) string {
 // authorize checks req for the session's identity: nil when allowed,
 // else the ERROR to end the session with.
 func (s *session) authorize(req auth.Request) *closeReason {
-	ctx, cancel := context.WithTimeout(s, authorizeTimeout)
-	defer cancel()
+	var ctx context.Context = s
+	if s.ident.Resources != nil {
+		// Only RabbitMQ's permissions may need a lookup (the management
+		// API); rules alone answer at once, with no timer to arm per SEND.
+		c, cancel := context.WithTimeout(s, authorizeTimeout)
+		defer cancel()
+		ctx = c
+	}
 	err := s.srv.authz.Authorize(ctx, s.ident, s.vhost, req)
 	if err == nil {
 		return nil

@@ -37,6 +37,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,6 +94,7 @@ type commonFlags struct {
 	heartbeat                   string
 	timeout                     time.Duration
 	insecure, json, quiet       bool
+	cpuProfile                  string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -110,6 +112,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 func (c *commonFlags) registerOutput(fs *flag.FlagSet) {
 	fs.BoolVar(&c.json, "json", false, "print the result as JSON on stdout (the table goes to stderr)")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress lines on stderr")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write stomp-bench's own CPU profile to this file: is the load tool what limits the run?")
 }
 
 func (c *commonFlags) sessionConfig(readBytes int) (*sessionConfig, error) {
@@ -197,6 +200,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.quiet {
 		progressOut = io.Discard
 	}
+	if c.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(c.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "stomp-bench %s: %v\n", m.name, err)
+			return 2
+		}
+		defer stopProfile()
+	}
 	e := &env{ctx: ctx, cfg: cfg, stderr: stderr, prog: startProgress(progressOut)}
 	if cfg != nil {
 		e.hb = startHeartbeats(cfg.heartbeat[0])
@@ -222,6 +233,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile profiles the process into path until the returned
+// function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 func usage(w io.Writer) {
