@@ -22,12 +22,12 @@ import (
 type discardTransport struct {
 	in      chan []byte
 	written sync.WaitGroup // one per MESSAGE expected
-	bye     chan struct{}
+	gone    chan struct{}
 	once    sync.Once
 }
 
 func newDiscard() *discardTransport {
-	return &discardTransport{in: make(chan []byte, 4), bye: make(chan struct{})}
+	return &discardTransport{in: make(chan []byte, 4), gone: make(chan struct{})}
 }
 
 func (t *discardTransport) idleFD() int { return -1 }
@@ -37,7 +37,7 @@ func (t *discardTransport) read(bool) ([]byte, error) {
 	select {
 	case b := <-t.in:
 		return b, nil
-	case <-t.bye:
+	case <-t.gone:
 		return nil, io.EOF
 	}
 }
@@ -59,7 +59,8 @@ func (t *discardTransport) canTry() bool { return true }
 
 func (t *discardTransport) pings() bool                    { return false }
 func (t *discardTransport) goodbye(int, string, time.Time) { t.close() }
-func (t *discardTransport) close()                         { t.once.Do(func() { close(t.bye) }) }
+func (t *discardTransport) bye(time.Time)                  { t.close() }
+func (t *discardTransport) close()                         { t.once.Do(func() { close(t.gone) }) }
 func (t *discardTransport) remoteAddr() string             { return "192.0.2.1:1" }
 func (t *discardTransport) name() string                   { return "test" }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/binary"
 	"io"
 	"strings"
 	"sync"
@@ -27,12 +28,12 @@ type buggyTransport struct {
 	mu      sync.Mutex
 	written []string
 	code    int // the goodbye's close code
-	bye     chan struct{}
+	gone    chan struct{}
 	byeOnce sync.Once
 }
 
 func newBuggyTransport(panicOn string) *buggyTransport {
-	return &buggyTransport{in: make(chan []byte, 16), panicOn: panicOn, bye: make(chan struct{})}
+	return &buggyTransport{in: make(chan []byte, 16), panicOn: panicOn, gone: make(chan struct{})}
 }
 
 func (t *buggyTransport) idleFD() int { return -1 }
@@ -42,13 +43,18 @@ func (t *buggyTransport) read(bool) ([]byte, error) {
 	select {
 	case b := <-t.in:
 		return b, nil
-	case <-t.bye:
+	case <-t.gone:
 		return nil, io.EOF
 	}
 }
 
 func (t *buggyTransport) writeBatch(items []outItem, _ time.Time) error {
 	for _, it := range items {
+		if it.kind == outClose {
+			t.mu.Lock()
+			t.code = int(binary.BigEndian.Uint16(it.b))
+			t.mu.Unlock()
+		}
 		if it.kind != outFrame {
 			continue
 		}
@@ -82,10 +88,12 @@ func (t *buggyTransport) goodbye(code int, _ string, _ time.Time) {
 	t.mu.Lock()
 	t.code = code
 	t.mu.Unlock()
-	t.byeOnce.Do(func() { close(t.bye) })
+	t.byeOnce.Do(func() { close(t.gone) })
 }
 
-func (t *buggyTransport) close()             { t.byeOnce.Do(func() { close(t.bye) }) }
+func (t *buggyTransport) bye(time.Time) { t.byeOnce.Do(func() { close(t.gone) }) }
+
+func (t *buggyTransport) close()             { t.byeOnce.Do(func() { close(t.gone) }) }
 func (t *buggyTransport) remoteAddr() string { return "192.0.2.1:1234" }
 func (t *buggyTransport) name() string       { return "test" }
 
@@ -110,7 +118,7 @@ func (t *buggyTransport) await(tb testing.TB, want string) string {
 }
 
 func (t *buggyTransport) closeCode() int {
-	<-t.bye
+	<-t.gone
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.code

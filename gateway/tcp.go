@@ -67,7 +67,9 @@ func (t *tcpTransport) frames(items []outItem) *batchBufs {
 // write deadline of its own, so a client that stopped reading cannot
 // hold it; nothing else writes to a TLS client without a deadline, since
 // the handshake is done (with its own deadline) before the session starts.
-func (t *tcpTransport) goodbye(_ int, _ string, deadline time.Time) {
+func (t *tcpTransport) goodbye(_ int, _ string, deadline time.Time) { t.bye(deadline) }
+
+func (t *tcpTransport) bye(deadline time.Time) {
 	if cw, ok := t.c.(interface{ CloseWrite() error }); ok {
 		_ = cw.CloseWrite()
 	}

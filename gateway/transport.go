@@ -1,9 +1,7 @@
 package gateway
 
 import (
-	"encoding/binary"
 	"net"
-	"strings"
 	"time"
 )
 
@@ -39,6 +37,8 @@ type transport interface {
 	// and bounds how long reads may still block, so the reader sees the
 	// peer's answer or gives up by deadline.
 	goodbye(code int, text string, deadline time.Time)
+	// bye is goodbye after a batch that ended with its outClose item.
+	bye(deadline time.Time)
 	// close closes the connection.
 	close()
 	remoteAddr() string
@@ -135,6 +135,9 @@ func (t *wsTransport) frames(items []outItem) *batchBufs {
 		case outPong:
 			bb.hdrs = appendWSHeader(bb.hdrs, wsPong, len(it.b))
 			bb.bufs = append(bb.bufs, bb.hdrs[start:], it.b)
+		case outClose:
+			bb.hdrs = appendWSHeader(bb.hdrs, wsClose, len(it.b))
+			bb.bufs = append(bb.bufs, bb.hdrs[start:], it.b)
 		default:
 			op := byte(wsText)
 			if it.binary {
@@ -156,15 +159,12 @@ func (t *wsTransport) frames(items []outItem) *batchBufs {
 // goodbye sends a close frame with code and text (cut to fit a control
 // frame) and bounds further reads by deadline.
 func (t *wsTransport) goodbye(code int, text string, deadline time.Time) {
-	if len(text) > 123 {
-		text = strings.ToValidUTF8(text[:123], "")
-	}
-	b := appendWSHeader(make([]byte, 0, 4+2+len(text)), wsClose, 2+len(text))
-	b = append(binary.BigEndian.AppendUint16(b, uint16(code)), text...)
-	_ = t.sock.c.SetWriteDeadline(deadline)
-	_, _ = t.sock.c.Write(b)
-	t.sock.setReadDeadline(deadline)
+	_ = t.writeBatch([]outItem{closeItem(&closeReason{code: code, message: text})}, deadline)
+	t.bye(deadline)
 }
+
+// bye bounds further reads by deadline: the peer's close answer, or none.
+func (t *wsTransport) bye(deadline time.Time) { t.sock.setReadDeadline(deadline) }
 
 func (t *wsTransport) close() {
 	t.sock.release()

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"encoding/binary"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -31,7 +33,8 @@ const (
 	outFrame outKind = iota
 	outHeartbeat
 	outPing
-	outPong // the answer to a client's WebSocket ping; b is its payload
+	outPong  // the answer to a client's WebSocket ping; b is its payload
+	outClose // the close handshake, after the session's last frame (closeItem)
 )
 
 // outItem is one thing to write. A frame may come in two parts: its own
@@ -55,6 +58,19 @@ type outItem struct {
 }
 
 func (it outItem) size() int { return len(it.b) + len(it.tail) }
+
+// closeItem is the close handshake for r as the last item of a batch, so
+// the last frames and the close go out in one write: a WebSocket close
+// frame (b is its payload: the code and text cut to fit a control frame);
+// other transports write nothing for it and say goodbye in bye.
+func closeItem(r *closeReason) outItem {
+	text := r.message
+	if len(text) > 123 {
+		text = strings.ToValidUTF8(text[:123], "")
+	}
+	b := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(text)), uint16(r.code))
+	return outItem{kind: outClose, b: append(b, text...)}
+}
 
 // frameItem is an item for one encoded frame.
 func frameItem(cmd string, b []byte) outItem { return outItem{b: b, binary: !utf8.Valid(b), cmd: cmd} }
@@ -162,19 +178,31 @@ func (s *session) flushTurn() (again bool) {
 		return false
 	}
 	n := s.unexpired(batch)
-	if n > 0 {
-		done, err := s.t.tryBatch(batch[:n])
-		switch {
-		case err != nil:
-			s.writeFailed(err)
-			n = 0
-		case !done:
-			go s.flushFrom(batch[:n])
-			return false
-		}
+	out := batch[:n]
+	if last != nil {
+		// The session is closing and nothing more can be queued: the
+		// close handshake goes in the same write.
+		out = append(out, closeItem(last))
+	}
+	done, err := s.t.tryBatch(out)
+	switch {
+	case err != nil:
+		s.writeFailed(err)
+		n = 0
+	case !done:
+		go s.flushFrom(batch[:n], last)
+		return false
 	}
 	s.written(batch[:n])
 	clear(batch)
+	if last != nil {
+		if err == nil {
+			s.bye()
+		} else {
+			go s.goodbye(last)
+		}
+		return false
+	}
 	s.wmu.Lock()
 	again = len(s.outq) > 0 || s.closing != nil
 	if !again {
@@ -188,20 +216,29 @@ func (s *session) flushTurn() (again bool) {
 // waiting for the socket by WriteTimeout, until the queue is empty. When
 // the session is closing it then starts the close handshake; only a
 // flusher does, so the ERROR frame always goes out before the close.
-func (s *session) flush() { s.flushFrom(nil) }
+func (s *session) flush() { s.flushFrom(nil, nil) }
 
-// flushFrom is flush after a flusher's write left part of held unwritten
-// (the transport kept it): that part goes first, then held counts as
-// written.
-func (s *session) flushFrom(held []outItem) {
+// flushFrom is flush after a flusher's write left part of held (and, when
+// last is set, the close handshake after it) unwritten: the transport kept
+// that part, which goes first; then held counts as written.
+func (s *session) flushFrom(held []outItem, last *closeReason) {
 	defer s.recoverFlush()
-	if held != nil {
-		if err := s.t.writeBatch(nil, time.Now().Add(s.srv.cfg.WriteTimeout)); err != nil {
+	if held != nil || last != nil {
+		err := s.t.writeBatch(nil, time.Now().Add(s.srv.cfg.WriteTimeout))
+		if err != nil {
 			s.writeFailed(err)
 			held = held[:0]
 		}
 		s.written(held)
 		clear(held)
+		if last != nil {
+			if err == nil {
+				s.bye()
+			} else {
+				s.goodbye(last)
+			}
+			return
+		}
 	}
 	for {
 		batch, last := s.take()
@@ -212,24 +249,36 @@ func (s *session) flushFrom(held []outItem) {
 			return
 		}
 		n := s.unexpired(batch)
-		if n > 0 {
-			if err := s.t.writeBatch(batch[:n], time.Now().Add(s.srv.cfg.WriteTimeout)); err != nil {
-				s.writeFailed(err)
-				n = 0
-			}
+		out := batch[:n]
+		if last != nil {
+			out = append(out, closeItem(last))
+		}
+		err := s.t.writeBatch(out, time.Now().Add(s.srv.cfg.WriteTimeout))
+		if err != nil {
+			s.writeFailed(err)
+			n = 0
 		}
 		s.written(batch[:n])
 		clear(batch)
+		if last != nil {
+			if err == nil {
+				s.bye()
+			} else {
+				s.goodbye(last)
+			}
+			return
+		}
 	}
 }
 
-// take takes the queue for writing. With nothing queued it returns nil
-// and, when the session is closing, the close to send; otherwise the
-// flush ends there (flushing is cleared).
+// take takes the queue for writing, and when the session is closing the
+// close to send after it (nothing can be queued after that). With nothing
+// queued and no close due it returns nil: the flush ends there (flushing
+// is cleared).
 func (s *session) take() (batch []outItem, last *closeReason) {
 	s.wmu.Lock()
+	last = s.closing
 	if len(s.outq) == 0 {
-		last = s.closing
 		if last == nil {
 			s.flushing = false
 		}
@@ -276,13 +325,24 @@ func (s *session) writeFailed(err error) {
 	s.wmu.Unlock()
 }
 
-// goodbye sends the close handshake for r and lets the reader finish.
+// goodbye sends the close handshake for r on its own and lets the reader
+// finish.
 func (s *session) goodbye(r *closeReason) {
 	defer s.recoverFlush()
 	s.wmu.Lock()
 	closed := s.closed
 	s.wmu.Unlock()
 	s.t.goodbye(r.code, r.message, time.Now().Add(time.Second))
+	close(closed)
+}
+
+// bye finishes the close handshake written with the last batch
+// (closeItem) and lets the reader finish.
+func (s *session) bye() {
+	s.wmu.Lock()
+	closed := s.closed
+	s.wmu.Unlock()
+	s.t.bye(time.Now().Add(time.Second))
 	close(closed)
 }
 
@@ -307,7 +367,7 @@ func (s *session) wrote(it outItem, now int64) {
 	if it.kind == outHeartbeat {
 		n = 1
 	}
-	if it.kind == outPong {
+	if it.kind == outPong || it.kind == outClose {
 		return
 	}
 	s.bytesOut.Add(int64(n))

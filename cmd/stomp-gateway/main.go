@@ -144,7 +144,9 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := listen(gwCfg.Listen, tlsCfg)
+	// WebSocket pings find dead peers, so TCP keep-alives (four
+	// setsockopt calls per connection) are only set without them.
+	ln, err := listen(gwCfg.Listen, tlsCfg, gwCfg.PingInterval <= 0)
 	if err != nil {
 		return err
 	}
@@ -157,7 +159,7 @@ func run(args []string, stdout io.Writer) error {
 	go func() { serveErr <- hs.Serve(ln) }()
 	log.Info().Str("listen", ln.Addr().String()).Str("path", gwCfg.WSPath).Bool("tls", tlsCfg != nil).Bool("demo", cfg.Demo).Msg("stomp-gateway listening for WebSocket")
 	if gwCfg.TCPListen != "" {
-		tln, err := listen(gwCfg.TCPListen, tlsCfg)
+		tln, err := listen(gwCfg.TCPListen, tlsCfg, true)
 		if err != nil {
 			return err
 		}
@@ -236,9 +238,14 @@ func loadTLS(cfg config) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// listen opens addr, with TLS when tlsCfg is set.
-func listen(addr string, tlsCfg *tls.Config) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+// listen opens addr, with TLS when tlsCfg is set, and TCP keep-alives on
+// accepted connections when keepAlive.
+func listen(addr string, tlsCfg *tls.Config, keepAlive bool) (net.Listener, error) {
+	lc := net.ListenConfig{}
+	if !keepAlive {
+		lc.KeepAlive = -1
+	}
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil || tlsCfg == nil {
 		return ln, err
 	}
