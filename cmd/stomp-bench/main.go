@@ -11,6 +11,7 @@
 //	fanout      one topic, many subscribers, a fixed publish rate; deliveries/s and latency
 //	connects    connect, CONNECTED, DISCONNECT in a loop; connects/s and connect latency
 //	amqp-throughput  the throughput mode's shapes over AMQP 0-9-1 straight to RabbitMQ: the baseline
+//	floor       the machine's CPU cost of waking from idle and of a loopback write to a sleeping reader
 //
 // Run `stomp-bench <mode> -h` for a mode's flags. Progress goes to stderr
 // once a second, the result table to stdout (stderr with -json, which
@@ -59,10 +60,11 @@ type mode struct {
 	// readBytes is each session's read buffer: small where sessions are
 	// many and idle, larger where messages stream.
 	readBytes int
-	// amqp modes talk AMQP 0-9-1, not STOMP: they register their own
-	// -url and -timeout and none of the STOMP session flags.
-	amqp  bool
-	flags func(fs *flag.FlagSet) func(e *env) (outcome, error)
+	// sessionless modes open no STOMP session (amqp-throughput talks
+	// AMQP 0-9-1, floor measures the machine): they register their own
+	// flags and none of the STOMP session flags.
+	sessionless bool
+	flags       func(fs *flag.FlagSet) func(e *env) (outcome, error)
 }
 
 var modes = []mode{
@@ -72,9 +74,10 @@ var modes = []mode{
 	{"fanout", "one topic, many subscribers, a fixed publish rate; deliveries/s and latency", 4 << 10, false, fanoutFlags},
 	{"connects", "connect, CONNECTED, DISCONNECT in a loop; connects/s and connect latency", 512, false, connectsFlags},
 	{"amqp-throughput", "the throughput mode's shapes over AMQP 0-9-1 straight to RabbitMQ (amqp091-go): the baseline for a STOMP server in front of it", 0, true, amqpFlags},
+	{"floor", "what this machine charges a process for waking from idle and for a loopback write to a sleeping reader: the floors under a server's CPU numbers", 0, true, floorFlags},
 }
 
-// env is what a running mode gets. cfg and hb are nil in amqp modes.
+// env is what a running mode gets. cfg and hb are nil in sessionless modes.
 type env struct {
 	ctx    context.Context
 	cfg    *sessionConfig
@@ -167,7 +170,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("stomp-bench "+m.name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c commonFlags
-	if m.amqp {
+	if m.sessionless {
 		c.registerOutput(fs)
 	} else {
 		c.register(fs)
@@ -189,7 +192,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var cfg *sessionConfig
-	if !m.amqp {
+	if !m.sessionless {
 		var err error
 		if cfg, err = c.sessionConfig(m.readBytes); err != nil {
 			fmt.Fprintf(stderr, "stomp-bench %s: %v\n", m.name, err)

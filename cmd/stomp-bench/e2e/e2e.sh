@@ -252,6 +252,9 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 
+echo "the machine's floor: a wake from idle at 2,000/s, 300-byte loopback writes to 1,000 sockets x 100/s"
+bench floor.machine floor -duration "${DUR}s" -wake-rate 2000 -sockets 1000 -write-rate 100
+
 echo "CPU per message at 2,000 msg/s: /queue 1 pub / 1 sub, open loop"
 LAT="latency -rate 2000 -subscribers 1 -duration ${DUR}s -warmup ${WARM}s"
 ws_bench cpu2000.webstomp $LAT -dest /queue/bench.cpu2000.webstomp -pid "$BEAM"

@@ -216,6 +216,7 @@ func write(w io.Writer, m meta, s set, dir string) {
 	p("- Connects: `stomp-bench connects`, 32 loops of dial, CONNECT, CONNECTED, DISCONNECT; the gateway\n")
 	p("  authenticates nobody (`none`), Web-STOMP checks guest's password in its internal database.\n\n")
 
+	writeFloor(w, s)
 	writeIdleMetrics(w, dir, s)
 	writeRuns(w, s)
 	if len(m.profiles) > 0 {
@@ -228,6 +229,40 @@ func write(w io.Writer, m meta, s set, dir string) {
 			p("### %s\n\n```\n%s```\n\n", profileTitle(name), profileText(path))
 		}
 	}
+}
+
+// writeFloor reads the gateway's CPU numbers against what this machine
+// charges any process for the same work (stomp-bench floor).
+func writeFloor(w io.Writer, s set) {
+	fl := s.of("floor", "machine")
+	if len(fl) == 0 {
+		return
+	}
+	f := fl[0].Result
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("## What this machine charges\n\n")
+	p("`stomp-bench floor`, in the same run: two Go programs that do nothing but what a relay cannot\n")
+	p("avoid, the floor under the CPU rows above.\n\n")
+	p("| work | CPU on this machine | the gateway's, for the same |\n|---|---|---|\n")
+	gw := s.cell("cpu2000", "gateway", cpuOf(server, perMessage))
+	gwNote := "-"
+	if gw.ok() && f.WakeCPUUS > 0 {
+		gwNote = fmt.Sprintf("%s per relayed message at 2,000 msg/s: %.1fx the wakes' floor of %s", us(gw.mean), gw.mean/(3*f.WakeCPUUS), us(3*f.WakeCPUUS))
+	}
+	p("| a wake from idle, %.0f times a second (a process sleeping until its next event) | %.1f us per wake | %s |\n", f.WakeRate, f.WakeCPUUS, gwNote)
+	fan := s.cell(fmt.Sprintf("fanout%.0f", f.WriteRate), "gateway", cpuOf(server, perDelivery))
+	fanNote := "-"
+	if fan.ok() && f.WriteCPUUS > 0 {
+		fanNote = fmt.Sprintf("%.1f us per delivery (fan-out, 1,000 subs x %.0f msg/s): %.2fx one write", fan.mean, f.WriteRate, fan.mean/f.WriteCPUUS)
+	}
+	p("| a %d-byte write to each of %d loopback sockets, %.0f times a second, another process reading | writer %.1f us per write (%.0f%% of a core); reader %.1f us | %s |\n\n",
+		f.Size, f.Sockets, f.WriteRate, f.WriteCPUUS, f.WriterPercent, f.ReadCPUUS, fanNote)
+	p("A message relayed at a low rate is at least three events for the gateway that arrive apart (the\n")
+	p("SEND, RabbitMQ's confirm, the delivery), each a wake from idle; on a virtual machine a wake costs\n")
+	p("tens of microseconds where bare metal takes one or two. A fan-out delivery is a write to a socket\n")
+	p("whose reader (here stomp-bench, on the same 2 cores) sleeps: the writer's system call pays for\n")
+	p("waking it. Below these floors only fewer events help: more messages per write (which the\n")
+	p("gateway gets under load, when a session's queue holds several), or fewer processes to wake.\n\n")
 }
 
 func profileTitle(name string) string {
@@ -356,6 +391,10 @@ func runNumbers(r *run) string {
 			parts = append(parts, fmt.Sprintf("server RSS %.1f -> %.1f MB, %.1f KB per session",
 				float64(x.ServerRSS.BeforeKB)/1024, float64(x.ServerRSS.IdleKB)/1024, x.ServerRSS.PerSessionKB))
 		}
+	case "floor":
+		parts = append(parts, fmt.Sprintf("wake from idle %.1f us at %.0f/s", x.WakeCPUUS, x.WakeRate),
+			fmt.Sprintf("%d-byte loopback writes to %d sockets x %.0f/s: writer %.0f%%, %.1f us/write; reader %.0f%%, %.1f us/write",
+				x.Size, x.Sockets, x.WriteRate, x.WriterPercent, x.WriteCPUUS, x.ReaderPercent, x.ReadCPUUS))
 	case "connects":
 		parts = append(parts, fmt.Sprintf("%s connects/s", num(x.ConnectsPerSecond)),
 			fmt.Sprintf("CONNECT to CONNECTED p50 %s, p99 %s", ms(x.ConnectFrame.P50MS), ms(x.ConnectFrame.P99MS)))

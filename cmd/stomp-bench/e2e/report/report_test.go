@@ -158,3 +158,29 @@ func TestReportDescribesTheMachineAndEveryRun(t *testing.T) {
 }
 
 func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func TestFloorReadsTheGatewayAgainstTheMachine(t *testing.T) {
+	t.Parallel()
+	dir := results(t, map[string]string{
+		"floor.machine":     `{"mode":"floor","ok":true,"result":{"wake_rate":2000,"wake_cpu_us":30,"sockets":1000,"write_rate":100,"writes_per_second":100000,"size":300,"write_cpu_us":10,"writer_percent":100,"read_cpu_us":8,"reader_percent":80}}`,
+		"cpu2000.gateway":   `{"mode":"latency","ok":true,"result":{"latency":{"count":10,"p50_ms":1,"p99_ms":3},"server_cpu":{"cores":0.4,"us_per_message":180}}}`,
+		"fanout100.gateway": `{"mode":"fanout","ok":true,"result":{"subscribers":1000,"target_rate":100,"deliveries_per_second":100000,"latency":{"count":5,"p99_ms":20},"server_cpu":{"cores":0.9,"us_per_delivery":9}}}`,
+	})
+	runs, err := loadRuns(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	write(&out, meta{machine: machine{cpus: 2}}, set{runs: runs}, dir)
+	doc := out.String()
+	for _, want := range []string{
+		"## What this machine charges",
+		"| 30.0 us per wake | 180 us per relayed message at 2,000 msg/s: 2.0x the wakes' floor of 90 us |",
+		"writer 10.0 us per write (100% of a core); reader 8.0 us | 9.0 us per delivery (fan-out, 1,000 subs x 100 msg/s): 0.90x one write |",
+		"| floor.machine | floor | wake from idle 30.0 us at 2000/s;",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the report lacks %q:\n%s", want, doc)
+		}
+	}
+}

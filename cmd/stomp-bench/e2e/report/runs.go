@@ -57,6 +57,17 @@ type result struct {
 	Connects          int64   `json:"connects"`
 	Failed            int64   `json:"failed"`
 	ConnectFrame      latency `json:"connect_to_connected"`
+	// floor
+	WakeRate      float64 `json:"wake_rate"`
+	WakeCPUUS     float64 `json:"wake_cpu_us"`
+	Sockets       int     `json:"sockets"`
+	WriteRate     float64 `json:"write_rate"`
+	WritesPerSec  float64 `json:"writes_per_second"`
+	Size          int     `json:"size"`
+	WriteCPUUS    float64 `json:"write_cpu_us"`
+	WriterPercent float64 `json:"writer_percent"`
+	ReadCPUUS     float64 `json:"read_cpu_us"`
+	ReaderPercent float64 `json:"reader_percent"`
 }
 
 type latency struct {
