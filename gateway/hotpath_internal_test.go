@@ -145,7 +145,7 @@ func BenchmarkDeliverOneMessageTo100Sessions(b *testing.B) {
 // the bound). The write is included: a flusher's turn (flushers.go)
 // starts no goroutine.
 func TestHotPathsDoNotAllocateMoreThanToday(t *testing.T) {
-	const maxDeliverAllocs, maxSharedAllocs = 4, 4
+	const maxDeliverAllocs, maxSharedAllocs = 3, 3
 	if raceEnabled {
 		t.Skip("the race detector allocates on its own")
 	}

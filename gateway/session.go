@@ -71,6 +71,7 @@ type session struct {
 
 	wmu      sync.Mutex // guards the outbound queue and closing
 	outq     []outItem
+	spare    []outItem // the last batch's array, cleared: the next queue's (take)
 	outBytes int
 	room     chan struct{} // a token when the flusher took the queue; made when it first fills
 	flushing bool

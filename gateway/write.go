@@ -170,7 +170,7 @@ func (s *session) flushTurn() (again bool) {
 			go s.afterFlushPanic()
 		}
 	}()
-	batch, last := s.take()
+	batch, last := s.take(nil)
 	if batch == nil {
 		if last != nil {
 			go s.goodbye(last)
@@ -204,6 +204,7 @@ func (s *session) flushTurn() (again bool) {
 		return false
 	}
 	s.wmu.Lock()
+	s.recycleLocked(batch)
 	again = len(s.outq) > 0 || s.closing != nil
 	if !again {
 		s.flushing = false
@@ -240,8 +241,9 @@ func (s *session) flushFrom(held []outItem, last *closeReason) {
 			return
 		}
 	}
+	var done []outItem
 	for {
-		batch, last := s.take()
+		batch, last := s.take(done)
 		if batch == nil {
 			if last != nil {
 				s.goodbye(last)
@@ -260,6 +262,7 @@ func (s *session) flushFrom(held []outItem, last *closeReason) {
 		}
 		s.written(batch[:n])
 		clear(batch)
+		done = batch
 		if last != nil {
 			if err == nil {
 				s.bye()
@@ -274,9 +277,11 @@ func (s *session) flushFrom(held []outItem, last *closeReason) {
 // take takes the queue for writing, and when the session is closing the
 // close to send after it (nothing can be queued after that). With nothing
 // queued and no close due it returns nil: the flush ends there (flushing
-// is cleared).
-func (s *session) take() (batch []outItem, last *closeReason) {
+// is cleared). done is the flusher's last batch, written and cleared,
+// whose array the queue may use again.
+func (s *session) take(done []outItem) (batch []outItem, last *closeReason) {
 	s.wmu.Lock()
+	s.recycleLocked(done)
 	last = s.closing
 	if len(s.outq) == 0 {
 		if last == nil {
@@ -285,7 +290,7 @@ func (s *session) take() (batch []outItem, last *closeReason) {
 		s.wmu.Unlock()
 		return nil, last
 	}
-	batch, s.outq = s.outq, nil
+	batch, s.outq, s.spare = s.outq, s.spare, nil
 	outboundBytes.Add(-int64(s.outBytes))
 	s.outBytes = 0
 	room := s.room
@@ -298,6 +303,18 @@ func (s *session) take() (batch []outItem, last *closeReason) {
 	}
 	return batch, nil
 }
+
+// recycleLocked keeps a written batch's array (cleared) for the next
+// queue, so a delivery to a session that keeps up allocates no queue: a
+// small one only, which an idle session may hold. s.wmu held.
+func (s *session) recycleLocked(done []outItem) {
+	if done != nil && s.spare == nil && cap(done) <= maxSpare {
+		s.spare = done[:0]
+	}
+}
+
+// maxSpare is the largest queue array a session keeps between bursts.
+const maxSpare = 8
 
 // unexpired is how many items of batch may be written: not one MESSAGE
 // after the credentials expire, so the batch ends before the first.

@@ -133,14 +133,27 @@ func (p *Parser) endLine() (bool, error) {
 func (p *Parser) decodeHead(h []byte) error {
 	s := string(h)
 	cmd, s := cutLine(s)
-	if strings.IndexByte(cmd, ':') >= 0 || strings.Trim(cmd, " \t") == "" {
+	if strings.IndexByte(cmd, ':') >= 0 || blank(cmd) {
 		return fmt.Errorf("%w: first line is %q", ErrEmptyCommand, clip(cmd))
 	}
 	esc := escapingFor(cmd, p.fv)
-	f := &Frame{Command: cmd}
-	if p.nHeaders > 0 {
-		f.Headers = make([]Header, 0, p.nHeaders)
+	var f *Frame
+	switch n := p.nHeaders; {
+	case n == 0:
+		f = &Frame{}
+	case n <= 4:
+		// The usual frames: one allocation for it and its headers.
+		fh := &frameWith4{}
+		f = &fh.f
+		f.Headers = fh.h[:0:n]
+	case n <= 8:
+		fh := &frameWith8{}
+		f = &fh.f
+		f.Headers = fh.h[:0:n]
+	default:
+		f = &Frame{Headers: make([]Header, 0, n)}
 	}
+	f.Command = cmd
 	clRaw, clSeen := "", false
 	for {
 		var line string
@@ -201,6 +214,29 @@ func (p *Parser) contentLength(raw string) (int, error) {
 		return 0, fmt.Errorf("%w: content-length %d exceeds the %d bytes left of %d", ErrFrameTooLarge, n, room, p.fl.MaxFrameBytes)
 	}
 	return int(n), nil
+}
+
+// frameWith4 and frameWith8 are a frame and room for its headers,
+// allocated at once.
+type (
+	frameWith4 struct {
+		f Frame
+		h [4]Header
+	}
+	frameWith8 struct {
+		f Frame
+		h [8]Header
+	}
+)
+
+// blank reports whether s holds nothing but spaces and tabs.
+func blank(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] != ' ' && s[i] != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 // cutLine splits s after its first LF, dropping the EOL (scanHead guaranteed a CR only precedes LF).
