@@ -36,6 +36,7 @@
 //	the subscription, here and in the relay ~0.8 KB (its node-queue
 //	                                          binding and topic index node)
 //	the socket (net.FD, addresses)          ~0.2 KB
+//	the outbound queue's array, kept        ~0.1 KB (write.go: spare)
 //	no goroutine stack, no read or write buffer, no logger, no timer
 //
 // about 3 KB of live heap in all; RSS per session (stomp-bench idle, from

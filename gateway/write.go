@@ -233,11 +233,7 @@ func (s *session) flushFrom(held []outItem, last *closeReason) {
 		s.written(held)
 		clear(held)
 		if last != nil {
-			if err == nil {
-				s.bye()
-			} else {
-				s.goodbye(last)
-			}
+			s.sayBye(last, err)
 			return
 		}
 	}
@@ -264,14 +260,20 @@ func (s *session) flushFrom(held []outItem, last *closeReason) {
 		clear(batch)
 		done = batch
 		if last != nil {
-			if err == nil {
-				s.bye()
-			} else {
-				s.goodbye(last)
-			}
+			s.sayBye(last, err)
 			return
 		}
 	}
+}
+
+// sayBye finishes the close handshake after the session's last write:
+// bye when the close frame went out with it, else goodbye on its own.
+func (s *session) sayBye(last *closeReason, err error) {
+	if err == nil {
+		s.bye()
+		return
+	}
+	s.goodbye(last)
 }
 
 // take takes the queue for writing, and when the session is closing the

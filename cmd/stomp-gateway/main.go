@@ -43,7 +43,7 @@ type config struct {
 	DemoDir         string        `envconfig:"DEMO_DIR" default:"examples/chat" desc:"folder of the chat demo (its web/ and the npm-installed @stomp/stompjs)"`
 	AdminListen     string        `envconfig:"ADMIN_LISTEN" default:":15675" desc:"address of the admin listener (/metrics, /healthz, /readyz, pprof), apart from client traffic; empty turns it off"`
 	PProf           bool          `envconfig:"PPROF" default:"false" desc:"serve net/http/pprof on the admin listener"`
-	MemoryTrim      time.Duration `envconfig:"MEMORY_TRIM_INTERVAL" default:"15s" desc:"how often to check for heap the Go runtime freed but still holds (after a storm of connects, most of it) and return it to the OS when it is over 16 MiB and a quarter of the heap in use; 0 leaves it to the runtime"`
+	MemoryTrim      time.Duration `envconfig:"MEMORY_TRIM_INTERVAL" default:"5s" desc:"how often to check for heap the Go runtime freed but still holds, or garbage no collection is coming for (after a storm of connects, most of it), and return it to the OS when it is over 16 MiB and a quarter of the heap in use; 0 leaves it to the runtime"`
 	DrainDelay      time.Duration `envconfig:"DRAIN_DELAY" default:"5s" desc:"on SIGTERM, how long /readyz reports not ready before the gateway stops accepting, so the load balancer stops sending new clients first"`
 	TLSCertFile     string        `envconfig:"TLS_CERT_FILE" default:"" desc:"PEM certificate (chain) for TLS on the listener; with TLS_KEY_FILE the gateway serves wss://"`
 	TLSKeyFile      string        `envconfig:"TLS_KEY_FILE" default:"" desc:"PEM private key for TLS_CERT_FILE"`

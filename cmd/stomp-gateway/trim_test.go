@@ -25,6 +25,24 @@ func TestShouldTrimOnlyALargeShareOfFreeHeap(t *testing.T) {
 	}
 }
 
+func TestShouldCollectGarbageNoGCIsComingFor(t *testing.T) {
+	for _, c := range []struct {
+		objects, live uint64
+		gcSince       bool
+		want          bool
+	}{
+		{objects: 80 << 20, live: 40 << 20, want: true},                 // after a connect storm, quiet since
+		{objects: 80 << 20, live: 40 << 20, gcSince: true, want: false}, // the GC runs on its own
+		{objects: 20 << 20, live: 10 << 20, want: false},                // small: not worth a GC
+		{objects: 420 << 20, live: 400 << 20, want: false},              // a little garbage on a big heap
+		{objects: 10 << 20, live: 40 << 20, want: false},                // shrank since the last GC
+	} {
+		if got := shouldCollect(c.objects, c.live, c.gcSince); got != c.want {
+			t.Errorf("shouldCollect(%d MiB, %d MiB live, GC since %v) = %v", c.objects>>20, c.live>>20, c.gcSince, got)
+		}
+	}
+}
+
 // Not parallel: it reads the process's heap.
 func TestTrimmerReturnsFreedHeapToTheOS(t *testing.T) {
 	// 64 MiB of garbage, collected but (the runtime's way) not returned.
