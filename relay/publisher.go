@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -57,6 +58,11 @@ const (
 	nackBackoff    = 100 * time.Millisecond
 	nackBackoffMax = time.Second
 )
+
+// confirmBuffer is the room for confirms the watcher has not taken yet:
+// amqp091's reader waits for room, so it only bounds how far the reader
+// runs ahead (a multiple ack of thousands is handed over in bursts).
+const confirmBuffer = 1024
 
 // pub is one unconfirmed publish.
 type pub struct {
@@ -157,10 +163,13 @@ func (p *publisher) attach(conn *amqp.Connection) {
 		p.l.log.Warn().Err(err).Msg("opening the publishing channel failed")
 		return // the connection is failing; the supervisor starts over
 	}
-	// Unbuffered: a return is handed over before the confirm of the same
-	// message, so the confirm goroutine sees them in the broker's order.
-	confirms := ch.NotifyPublish(make(chan amqp.Confirmation))
+	// Confirms are buffered, so a multiple ack reaches the watcher as one
+	// burst instead of a goroutine hand-off per message. A return is
+	// listened to twice (watch says why): the second copy holds amqp091's
+	// reader while the watcher settles the confirms that came before it.
+	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, confirmBuffer))
 	returns := ch.NotifyReturn(make(chan amqp.Return))
+	returned := ch.NotifyReturn(make(chan amqp.Return))
 	closeErr := ch.NotifyClose(make(chan *amqp.Error, 1))
 
 	p.send.Lock()
@@ -174,7 +183,7 @@ func (p *publisher) attach(conn *amqp.Connection) {
 	<-p.watching
 	watching := make(chan struct{})
 	p.watching = watching
-	go p.watch(ch, confirms, returns, closeErr, watching)
+	go p.watch(ch, confirms, returns, returned, closeErr, watching)
 	p.pend.Lock()
 	retry := p.retry
 	p.retry = nil
@@ -209,8 +218,25 @@ func (p *publisher) setBlocked(b bool) {
 // watch settles confirms and returns of one channel until it closes, then
 // queues what is left for the next channel. A nack to retry closes the
 // channel (from another goroutine: closing waits for this one to drain).
-func (p *publisher) watch(ch *amqp.Channel, confirms <-chan amqp.Confirmation, returns <-chan amqp.Return, closeErr <-chan *amqp.Error, done chan struct{}) {
+//
+// A return must be matched before the confirm of its own message and
+// after every confirm RabbitMQ sent before it, or an earlier publish to the
+// same queue, confirmed but not yet settled, would take it. amqp091's one
+// reader goroutine hands a return to each listener in turn and reads no
+// further frame until both took it: while the watcher holds the first copy
+// and not the second, the confirms buffer holds exactly the confirms sent
+// before the return. The watcher settles those, marks the return, then
+// takes the second copy to let the reader go on.
+func (p *publisher) watch(ch *amqp.Channel, confirms <-chan amqp.Confirmation, returns, returned <-chan amqp.Return, closeErr <-chan *amqp.Error, done chan struct{}) {
 	var backoff time.Duration // > 0 once a nack is to be retried on a new channel
+	settle := func(c amqp.Confirmation) {
+		if d := p.settle(c); d > 0 {
+			if backoff == 0 {
+				go ch.Close()
+			}
+			backoff = max(backoff, d)
+		}
+	}
 	for confirms != nil || returns != nil {
 		select {
 		case r, ok := <-returns:
@@ -218,37 +244,66 @@ func (p *publisher) watch(ch *amqp.Channel, confirms <-chan amqp.Confirmation, r
 				returns = nil
 				continue
 			}
+			for buffered := true; buffered && confirms != nil; {
+				select {
+				case c, ok := <-confirms:
+					if !ok {
+						confirms = nil
+						continue
+					}
+					settle(c)
+				default:
+					buffered = false
+				}
+			}
 			p.markReturned(r)
+			<-returned
 		case c, ok := <-confirms:
 			if !ok {
 				confirms = nil
 				continue
 			}
-			if d := p.settle(c); d > 0 {
-				if backoff == 0 {
-					go ch.Close()
-				}
-				backoff = max(backoff, d)
-			}
+			settle(c)
 		}
 	}
 	p.requeue(<-closeErr, done, backoff)
 }
 
-// markReturned flags the oldest unconfirmed mandatory publish to the
-// returned exchange and key; its confirm follows.
+// markReturned flags the publish r returns; its confirm follows. A return
+// names no delivery tag, and RabbitMQ may confirm an earlier publish to the
+// same queue after it (a routed message is confirmed once its queue has
+// it, an unroutable one at once): the returned publish is the oldest
+// unconfirmed mandatory one to the returned exchange and key whose message
+// is the one returned. Only identical messages to the same queue can be
+// mistaken for each other, and then only while it comes and goes.
 func (p *publisher) markReturned(r amqp.Return) {
 	p.pend.Lock()
 	defer p.pend.Unlock()
-	var oldest uint64
+	var oldest, same uint64
 	for tag, m := range p.pending {
-		if m.t.mandatory && !m.returned && m.t.exchange == r.Exchange && m.t.key == r.RoutingKey && (oldest == 0 || tag < oldest) {
+		if !m.t.mandatory || m.returned || m.t.exchange != r.Exchange || m.t.key != r.RoutingKey {
+			continue
+		}
+		if oldest == 0 || tag < oldest {
 			oldest = tag
 		}
+		if (same == 0 || tag < same) && isReturned(m.msg, r) {
+			same = tag
+		}
 	}
-	if m := p.pending[oldest]; m != nil {
+	if same == 0 {
+		same = oldest // not expected: RabbitMQ returns the message as published
+	}
+	if m := p.pending[same]; m != nil {
 		m.returned = true
 	}
+}
+
+// isReturned tells whether r carries msg: its body and the properties that
+// tell messages apart.
+func isReturned(msg amqp.Publishing, r amqp.Return) bool {
+	return bytes.Equal(msg.Body, r.Body) && msg.MessageId == r.MessageId && msg.CorrelationId == r.CorrelationId &&
+		msg.Timestamp.Unix() == r.Timestamp.Unix() && msg.Type == r.Type && msg.ReplyTo == r.ReplyTo && len(msg.Headers) == len(r.Headers)
 }
 
 // settle completes a confirmed publish, or fails a nacked one; a nack

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -149,3 +150,131 @@ func TestInternalExchangesAreRefusedBeforePublishing(t *testing.T) {
 }
 
 func errorIs(err, target error) bool { return errors.Is(err, target) }
+
+// A return names no delivery tag, and RabbitMQ may confirm an earlier
+// publish to the same queue after it. Publishes racing a queue that comes
+// and goes must each be settled by their own outcome: a SEND refused as
+// not_found never reached the queue. Giving a return to another unsettled
+// publish swaps two outcomes: one client is told its message is gone while
+// it is consumed, the other "sent" for a message that went nowhere.
+func TestReturnsGoToTheirOwnSendWhileAQueueComesAndGoes(t *testing.T) {
+	t.Parallel()
+	r, l := testRelay(t)
+	conn, err := amqp.Dial(r.urls[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	q := "sgtest.returns." + time.Now().Format("150405.000000")
+
+	var mu sync.Mutex
+	outcome := map[string]error{} // body -> what its callback said
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			room := make(chan struct{}, 64) // unconfirmed publishes of this goroutine
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					for range cap(room) {
+						room <- struct{}{}
+					}
+					return
+				case room <- struct{}{}:
+				}
+				body := fmt.Sprintf("%d-%d", g, i)
+				err := l.pub.publish(context.Background(), target{key: q, mandatory: true}, amqp.Publishing{Body: []byte(body)}, func(err error) {
+					mu.Lock()
+					outcome[body] = err
+					mu.Unlock()
+					<-room
+				})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				time.Sleep(50 * time.Microsecond) // the consumer keeps up: the queue empties
+			}
+		}()
+	}
+
+	// The queue exists for a while, then not. While it exists a no-ack
+	// consumer takes everything routed to it; the delete is if-empty, and
+	// RabbitMQ cancels the consumer after its last delivery, so every
+	// message that reached the queue is seen here.
+	got := map[string]bool{}
+	admin, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	consuming, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if ch, err := conn.Channel(); err == nil {
+			_, _ = ch.QueueDelete(q, false, false, false)
+		}
+	})
+	const lives = 60
+	for range lives {
+		if _, err := admin.QueueDeclare(q, false, false, false, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		deliveries, err := consuming.Consume(q, "", true, false, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		consumed := make(chan struct{})
+		go func() {
+			defer close(consumed)
+			for d := range deliveries {
+				got[string(d.Body)] = true
+			}
+		}()
+		time.Sleep(10 * time.Millisecond)
+		for {
+			if _, err := admin.QueueDelete(q, false, true, false); err == nil {
+				break
+			}
+			// Not empty at that instant; the refusal closed the channel.
+			if admin, err = conn.Channel(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		<-consumed
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+
+	var delivered, refused int
+	for body, err := range outcome {
+		switch {
+		case err == nil:
+			// Not checked against got: RabbitMQ confirms a message routed
+			// to a queue that is deleted before the message is in it,
+			// and drops it (with or without the gateway in front).
+			delivered++
+		case errors.Is(err, broker.ErrNotFound):
+			refused++
+			if got[body] {
+				t.Errorf("%s: refused as not_found, but it reached the queue", body)
+			}
+		default:
+			t.Errorf("%s: %v", body, err)
+		}
+	}
+	for body := range got {
+		if _, ok := outcome[body]; !ok {
+			t.Errorf("%s reached the queue but its publish was never settled", body)
+		}
+	}
+	if delivered < 100 || refused < 100 {
+		t.Fatalf("the queue's coming and going was not raced: %d delivered, %d refused", delivered, refused)
+	}
+	t.Logf("%d publishes delivered, %d refused across %d lives of the queue", delivered, refused, lives)
+}
