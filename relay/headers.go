@@ -122,8 +122,14 @@ func setTimestamp(p *amqp.Publishing, v string) error {
 // JSON with sorted keys.
 func deliveryHeaders(dst []broker.Header, d *amqp.Delivery) []broker.Header {
 	start := len(dst)
+	room := func() { // one allocation for the whole message, none for nothing
+		if dst == nil {
+			dst = make([]broker.Header, 0, deliveryPropsRoom+len(d.Headers))
+		}
+	}
 	add := func(name, value string) {
 		if value != "" {
+			room()
 			dst = append(dst, broker.Header{Name: name, Value: value})
 		}
 	}
@@ -148,8 +154,15 @@ func deliveryHeaders(dst []broker.Header, d *amqp.Delivery) []broker.Header {
 	if len(d.Headers) == 0 {
 		return dst
 	}
+	room()
 	props := dst[start:]
-	for _, name := range slices.Sorted(maps.Keys(d.Headers)) {
+	var few [8]string // the names of a typical table, sorted without allocating
+	names := few[:0]
+	for name := range d.Headers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
 		if routing.IsProtocolHeader(name) {
 			continue
 		}
@@ -160,6 +173,10 @@ func deliveryHeaders(dst []broker.Header, d *amqp.Delivery) []broker.Header {
 	}
 	return dst
 }
+
+// deliveryPropsRoom is room for the properties a delivery usually carries
+// (content-type and one or two more) beside its headers table.
+const deliveryPropsRoom = 3
 
 // tableValue renders one headers-table value as a STOMP header value.
 func tableValue(v any) string {
