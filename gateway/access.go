@@ -47,18 +47,27 @@ func (s *session) sendRequest(dest string, hs []broker.Header) (auth.Request, er
 	if err != nil {
 		return req, err
 	}
-	req.Write(rt.Canonical(p.Target))
+	req.Write(rt.CanonicalOf(dest, p.Target))
+	// req.AMQP is read only for identities with RabbitMQ's permissions:
+	// for the others a SEND lists no AMQP operations (nor allocates them).
+	amqp := s.ident.Resources != nil
 	switch p.Kind {
 	case routing.KindQueue:
 		// Declared on first use, as RabbitMQ's plugin does.
-		req.Need(auth.Configure, auth.Queue, p.Declare)
-		req.Need(auth.WritePerm, auth.Exchange, "")
+		if amqp {
+			req.Need(auth.Configure, auth.Queue, p.Declare)
+			req.Need(auth.WritePerm, auth.Exchange, "")
+		}
 		s.deadLetter(&req, p.Options, p.Declare, p.Declare)
 	case routing.KindAMQQueue, routing.KindReplyQueue:
-		req.Need(auth.WritePerm, auth.Exchange, "")
+		if amqp {
+			req.Need(auth.WritePerm, auth.Exchange, "")
+		}
 	case routing.KindTopic, routing.KindExchange:
-		req.Need(auth.WritePerm, auth.Exchange, p.Exchange)
-		req.NeedTopic(auth.WritePerm, p.Exchange, p.Key)
+		if amqp {
+			req.Need(auth.WritePerm, auth.Exchange, p.Exchange)
+			req.NeedTopic(auth.WritePerm, p.Exchange, p.Key)
+		}
 	}
 	if rt, ok := broker.HeaderValue(hs, "reply-to"); ok {
 		s.replyTo(&req, rt)

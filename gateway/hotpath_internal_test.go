@@ -162,3 +162,30 @@ func TestHotPathsDoNotAllocateMoreThanToday(t *testing.T) {
 		t.Errorf("a message shared by 10 sessions: %.1f allocations per session, at most %d expected", shared, maxSharedAllocs)
 	}
 }
+
+// A SEND on its way to the broker: the message and its headers, and the
+// check of where it goes (destination parsed, authorized). Allocations
+// today; more is a regression.
+func TestSendDoesNotAllocateMoreThanToday(t *testing.T) {
+	const maxSendAllocs = 3
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	ss, _ := hotSessions(t, 1)
+	s := ss[0]
+	f := &stomp.Frame{Command: stomp.CmdSend, Body: make([]byte, 128), Headers: []stomp.Header{
+		{Key: stomp.HdrDestination, Value: "/queue/hot"}, {Key: "content-type", Value: "text/plain"}}}
+	var failed *closeReason
+	n := testing.AllocsPerRun(200, func() {
+		if _, r := s.message(f); r != nil {
+			failed = r
+		}
+	})
+	if failed != nil {
+		t.Fatalf("SEND refused: %s", failed.message)
+	}
+	t.Logf("allocations: %.2f for a SEND", n)
+	if n > maxSendAllocs {
+		t.Errorf("a SEND: %.1f allocations, at most %d expected", n, maxSendAllocs)
+	}
+}

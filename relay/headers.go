@@ -17,29 +17,15 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
-// publishProp is a STOMP header that sets an AMQP basic property.
-type publishProp struct {
-	name string
-	set  func(p *amqp.Publishing, v string) error
-}
-
 // publishProps are the STOMP headers that set AMQP basic properties on
-// publish, after rabbit_stomp_util:message_properties/1. user-id is missing
-// on purpose: RabbitMQ requires it to equal the connection's AMQP user, which
-// is the gateway's service account, so mapping it would close the shared
-// channel; it travels in the headers table instead.
-var publishProps = [...]publishProp{
-	{"content-type", func(p *amqp.Publishing, v string) error { p.ContentType = v; return nil }},
-	{"content-encoding", func(p *amqp.Publishing, v string) error { p.ContentEncoding = v; return nil }},
-	{"persistent", setPersistent},
-	{"priority", setPriority},
-	{"correlation-id", func(p *amqp.Publishing, v string) error { p.CorrelationId = v; return nil }},
-	{"reply-to", func(p *amqp.Publishing, v string) error { p.ReplyTo = v; return nil }},
-	{"expiration", setExpiration},
-	{"amqp-message-id", func(p *amqp.Publishing, v string) error { p.MessageId = v; return nil }},
-	{"timestamp", setTimestamp},
-	{"type", func(p *amqp.Publishing, v string) error { p.Type = v; return nil }},
-	{"app-id", func(p *amqp.Publishing, v string) error { p.AppId = v; return nil }},
+// publish, after rabbit_stomp_util:message_properties/1 (setProperty sets
+// them). user-id is missing on purpose: RabbitMQ requires it to equal the
+// connection's AMQP user, which is the gateway's service account, so
+// mapping it would close the shared channel; it travels in the headers
+// table instead.
+var publishProps = [...]string{
+	"content-type", "content-encoding", "persistent", "priority", "correlation-id", "reply-to",
+	"expiration", "amqp-message-id", "timestamp", "type", "app-id",
 }
 
 // publishing builds the AMQP publishing for a message's headers and body
@@ -52,7 +38,7 @@ func publishing(hs []broker.Header, body []byte) (amqp.Publishing, error) {
 	p := amqp.Publishing{Body: body}
 	var seen uint16 // bit i: publishProps[i] was set by an earlier header
 	for _, h := range hs {
-		i := slices.IndexFunc(publishProps[:], func(pp publishProp) bool { return pp.name == h.Name })
+		i := slices.Index(publishProps[:], h.Name)
 		if i < 0 {
 			if _, dup := p.Headers[h.Name]; !dup {
 				if p.Headers == nil {
@@ -66,22 +52,52 @@ func publishing(hs []broker.Header, body []byte) (amqp.Publishing, error) {
 			continue
 		}
 		seen |= 1 << i
-		if err := publishProps[i].set(&p, h.Value); err != nil {
+		if err := setProperty(&p, h.Name, h.Value); err != nil {
 			return amqp.Publishing{}, err
 		}
 	}
 	return p, nil
 }
 
+// setProperty sets the basic property of publishProps header name. A
+// switch, not a table of functions: p then stays on the stack, and a
+// publish allocates one Publishing less.
+func setProperty(p *amqp.Publishing, name, v string) error {
+	switch name {
+	case "content-type":
+		p.ContentType = v
+	case "content-encoding":
+		p.ContentEncoding = v
+	case "persistent":
+		setPersistent(p, v)
+	case "priority":
+		return setPriority(p, v)
+	case "correlation-id":
+		p.CorrelationId = v
+	case "reply-to":
+		p.ReplyTo = v
+	case "expiration":
+		return setExpiration(p, v)
+	case "amqp-message-id":
+		p.MessageId = v
+	case "timestamp":
+		return setTimestamp(p, v)
+	case "type":
+		p.Type = v
+	case "app-id":
+		p.AppId = v
+	}
+	return nil
+}
+
 // setPersistent makes the message persistent for "true"; any other value
 // leaves it transient, as RabbitMQ does.
-func setPersistent(p *amqp.Publishing, v string) error {
+func setPersistent(p *amqp.Publishing, v string) {
 	if v == "true" {
 		p.DeliveryMode = amqp.Persistent
 	} else {
 		p.DeliveryMode = 0
 	}
-	return nil
 }
 
 func setPriority(p *amqp.Publishing, v string) error {

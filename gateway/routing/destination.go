@@ -80,7 +80,8 @@ func parseDestination(s string) (Destination, error) {
 	}
 	// Split on "/" as rabbit_stomp_processor:parse_endpoint does, so the
 	// same destinations are refused with the same words.
-	parts := strings.Split(s, "/")
+	var room [6]string
+	parts := segments(s, &room)
 	if len(parts) == 1 {
 		return Destination{Kind: KindQueue, Name: unescape(s)}, nil
 	}
@@ -115,6 +116,20 @@ func parseDestination(s string) (Destination, error) {
 		}
 	}
 	return Destination{}, fmt.Errorf("%w: '%s' is not a valid destination.\n%s\n", broker.ErrUnknownDestination, s, validTypes)
+}
+
+// segments is strings.Split(s, "/") into room while the segments fit: a
+// destination is parsed on every SEND, and has a few.
+func segments(s string, room *[6]string) []string {
+	parts := room[:0]
+	for {
+		i := strings.IndexByte(s, '/')
+		if i < 0 {
+			return append(parts, s)
+		}
+		parts = append(parts, s[:i])
+		s = s[i+1:]
+	}
 }
 
 // endpoint is one name of kind k (named typ in errors, as the plugin's

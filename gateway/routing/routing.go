@@ -134,6 +134,18 @@ func (r Rules) Canonical(t Target) string {
 	return r.ExchangeDestination(t.Exchange, t.Key)
 }
 
+// CanonicalOf is Canonical(t) for t resolved from dest: dest itself when
+// it is already canonical (a /queue/<q> SEND, the common case), so the
+// name is not built again.
+func (r Rules) CanonicalOf(dest string, t Target) string {
+	if t.IsQueue() {
+		if name, ok := strings.CutPrefix(dest, "/queue/"); ok && name == escapeName(t.Name) {
+			return dest
+		}
+	}
+	return r.Canonical(t)
+}
+
 // QueueDestination is how rules name queue q: /queue/<q>.
 func QueueDestination(q string) string { return "/queue/" + escapeName(q) }
 
