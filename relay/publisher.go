@@ -225,10 +225,12 @@ func (p *publisher) setBlocked(b bool) {
 // reader goroutine hands a return to each listener in turn and reads no
 // further frame until both took it: while the watcher holds the first copy
 // and not the second, the confirms buffer holds exactly the confirms sent
-// before the return. The watcher settles those, marks the return, then
-// takes the second copy to let the reader go on.
+// before the return. The watcher takes those, marks the return as one
+// of the publishes after them, takes the second copy to let the reader go
+// on, and only then settles them (their callbacks may take a while).
 func (p *publisher) watch(ch *amqp.Channel, confirms <-chan amqp.Confirmation, returns, returned <-chan amqp.Return, closeErr <-chan *amqp.Error, done chan struct{}) {
 	var backoff time.Duration // > 0 once a nack is to be retried on a new channel
+	var early []amqp.Confirmation
 	settle := func(c amqp.Confirmation) {
 		if d := p.settle(c); d > 0 {
 			if backoff == 0 {
@@ -244,6 +246,9 @@ func (p *publisher) watch(ch *amqp.Channel, confirms <-chan amqp.Confirmation, r
 				returns = nil
 				continue
 			}
+			// Hold the reader for bookkeeping only: amqp091 gives up on
+			// a listener after 5 s, so callbacks wait until it goes on.
+			early = early[:0]
 			for buffered := true; buffered && confirms != nil; {
 				select {
 				case c, ok := <-confirms:
@@ -251,13 +256,20 @@ func (p *publisher) watch(ch *amqp.Channel, confirms <-chan amqp.Confirmation, r
 						confirms = nil
 						continue
 					}
-					settle(c)
+					early = append(early, c)
 				default:
 					buffered = false
 				}
 			}
-			p.markReturned(r)
+			var after uint64 // confirms come in tag order: the returned publish is later
+			if len(early) > 0 {
+				after = early[len(early)-1].DeliveryTag
+			}
+			p.markReturned(r, after)
 			<-returned
+			for _, c := range early {
+				settle(c)
+			}
 		case c, ok := <-confirms:
 			if !ok {
 				confirms = nil
@@ -276,12 +288,14 @@ func (p *publisher) watch(ch *amqp.Channel, confirms <-chan amqp.Confirmation, r
 // unconfirmed mandatory one to the returned exchange and key whose message
 // is the one returned. Only identical messages to the same queue can be
 // mistaken for each other, and then only while it comes and goes.
-func (p *publisher) markReturned(r amqp.Return) {
+//
+// Publishes up to tag after are confirmed already (not yet settled).
+func (p *publisher) markReturned(r amqp.Return, after uint64) {
 	p.pend.Lock()
 	defer p.pend.Unlock()
 	var oldest, same uint64
 	for tag, m := range p.pending {
-		if !m.t.mandatory || m.returned || m.t.exchange != r.Exchange || m.t.key != r.RoutingKey {
+		if tag <= after || !m.t.mandatory || m.returned || m.t.exchange != r.Exchange || m.t.key != r.RoutingKey {
 			continue
 		}
 		if oldest == 0 || tag < oldest {
@@ -291,8 +305,11 @@ func (p *publisher) markReturned(r amqp.Return) {
 			same = tag
 		}
 	}
-	if same == 0 {
-		same = oldest // not expected: RabbitMQ returns the message as published
+	if same == 0 && oldest != 0 {
+		// Not expected: RabbitMQ returns the message as published (unless
+		// a broker plugin rewrote it on the way).
+		p.l.log.Debug().Str("exchange", r.Exchange).Str("key", r.RoutingKey).Msg("a returned message matches no publish; taken as the oldest to its queue")
+		same = oldest
 	}
 	if m := p.pending[same]; m != nil {
 		m.returned = true
@@ -302,8 +319,18 @@ func (p *publisher) markReturned(r amqp.Return) {
 // isReturned tells whether r carries msg: its body and the properties that
 // tell messages apart.
 func isReturned(msg amqp.Publishing, r amqp.Return) bool {
-	return bytes.Equal(msg.Body, r.Body) && msg.MessageId == r.MessageId && msg.CorrelationId == r.CorrelationId &&
-		msg.Timestamp.Unix() == r.Timestamp.Unix() && msg.Type == r.Type && msg.ReplyTo == r.ReplyTo && len(msg.Headers) == len(r.Headers)
+	if !bytes.Equal(msg.Body, r.Body) || msg.MessageId != r.MessageId || msg.CorrelationId != r.CorrelationId ||
+		msg.Timestamp.Unix() != r.Timestamp.Unix() || msg.Type != r.Type || msg.ReplyTo != r.ReplyTo || len(msg.Headers) != len(r.Headers) {
+		return false
+	}
+	// publishing puts strings only in the table (the sender's among them).
+	for k, v := range msg.Headers {
+		mv, _ := v.(string)
+		if rv, ok := r.Headers[k].(string); !ok || rv != mv {
+			return false
+		}
+	}
+	return true
 }
 
 // settle completes a confirmed publish, or fails a nacked one; a nack

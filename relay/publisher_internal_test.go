@@ -185,10 +185,16 @@ func TestReturnsGoToTheirOwnSendWhileAQueueComesAndGoes(t *testing.T) {
 					return
 				case room <- struct{}{}:
 				}
-				body := fmt.Sprintf("%d-%d", g, i)
-				err := l.pub.publish(context.Background(), target{key: q, mandatory: true}, amqp.Publishing{Body: []byte(body)}, func(err error) {
+				// Half the publishers send one same body, told apart by a
+				// header only (as two users' "ping"s are, by the user header).
+				id := fmt.Sprintf("%d-%d", g, i)
+				msg := amqp.Publishing{Body: []byte(id)}
+				if g%2 == 1 {
+					msg = amqp.Publishing{Body: []byte("ping"), Headers: amqp.Table{"id": id}}
+				}
+				err := l.pub.publish(context.Background(), target{key: q, mandatory: true}, msg, func(err error) {
 					mu.Lock()
-					outcome[body] = err
+					outcome[id] = err
 					mu.Unlock()
 					<-room
 				})
@@ -232,7 +238,11 @@ func TestReturnsGoToTheirOwnSendWhileAQueueComesAndGoes(t *testing.T) {
 		go func() {
 			defer close(consumed)
 			for d := range deliveries {
-				got[string(d.Body)] = true
+				if id, ok := d.Headers["id"].(string); ok {
+					got[id] = true
+				} else {
+					got[string(d.Body)] = true
+				}
 			}
 		}()
 		time.Sleep(10 * time.Millisecond)
@@ -252,7 +262,7 @@ func TestReturnsGoToTheirOwnSendWhileAQueueComesAndGoes(t *testing.T) {
 	wg.Wait()
 
 	var delivered, refused int
-	for body, err := range outcome {
+	for id, err := range outcome {
 		switch {
 		case err == nil:
 			// Not checked against got: RabbitMQ confirms a message routed
@@ -261,20 +271,38 @@ func TestReturnsGoToTheirOwnSendWhileAQueueComesAndGoes(t *testing.T) {
 			delivered++
 		case errors.Is(err, broker.ErrNotFound):
 			refused++
-			if got[body] {
-				t.Errorf("%s: refused as not_found, but it reached the queue", body)
+			if got[id] {
+				t.Errorf("%s: refused as not_found, but it reached the queue", id)
 			}
 		default:
-			t.Errorf("%s: %v", body, err)
+			t.Errorf("%s: %v", id, err)
 		}
 	}
-	for body := range got {
-		if _, ok := outcome[body]; !ok {
-			t.Errorf("%s reached the queue but its publish was never settled", body)
+	for id := range got {
+		if _, ok := outcome[id]; !ok {
+			t.Errorf("%s reached the queue but its publish was never settled", id)
 		}
 	}
 	if delivered < 100 || refused < 100 {
 		t.Fatalf("the queue's coming and going was not raced: %d delivered, %d refused", delivered, refused)
 	}
 	t.Logf("%d publishes delivered, %d refused across %d lives of the queue", delivered, refused, lives)
+}
+
+// Two users' identical SENDs differ in the sender's header: a return is
+// told apart by it, and by the properties, not by the body alone.
+func TestAReturnMatchesOnlyTheMessageItCarries(t *testing.T) {
+	alice := amqp.Publishing{Body: []byte("ping"), CorrelationId: "c", Headers: amqp.Table{"x-stomp-user": "alice"}}
+	bob := amqp.Publishing{Body: []byte("ping"), CorrelationId: "c", Headers: amqp.Table{"x-stomp-user": "bob"}}
+	r := amqp.Return{Body: []byte("ping"), CorrelationId: "c", Headers: amqp.Table{"x-stomp-user": "bob"}}
+	if isReturned(alice, r) || !isReturned(bob, r) {
+		t.Fatalf("alice's matches: %v, bob's: %v; want only bob's", isReturned(alice, r), isReturned(bob, r))
+	}
+	r.CorrelationId = "other"
+	if isReturned(bob, r) {
+		t.Fatal("a return with another correlation-id matched")
+	}
+	if isReturned(amqp.Publishing{Body: []byte("ping")}, amqp.Return{Body: []byte("pong")}) {
+		t.Fatal("another body matched")
+	}
 }
