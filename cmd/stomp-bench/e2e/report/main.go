@@ -217,6 +217,7 @@ func write(w io.Writer, m meta, s set, dir string) {
 	p("  authenticates nobody (`none`), Web-STOMP checks guest's password in its internal database.\n\n")
 
 	writeFloor(w, s)
+	writeBudget(w, s, m.machine.cpus)
 	writeIdleMetrics(w, dir, s)
 	writeRuns(w, s)
 	if len(m.profiles) > 0 {

@@ -184,3 +184,41 @@ func TestFloorReadsTheGatewayAgainstTheMachine(t *testing.T) {
 		}
 	}
 }
+
+// The /queue rows are read from the CPU the runs used: the cost of a
+// message to all processes predicts the rate ratio, and the report says
+// what the gateway would have had to take for the goal.
+func TestBudgetExplainsTheQueueRowsFromTheirCPU(t *testing.T) {
+	t.Parallel()
+	tp := func(proto string, delivered float64, server string) string {
+		return `{"mode":"throughput","ok":true,"result":{"protocol":"` + proto + `","publishers":1,"subscribers":1,` +
+			`"sent_per_second":` + ftoa(delivered) + `,"delivered_per_second":` + ftoa(delivered) + `,` + server +
+			`"broker_cpu":{"cores":0.9,"us_per_message":20},"client_cpu":{"cores":0.2,"us_per_message":4}}}`
+	}
+	dir := results(t, map[string]string{
+		"queue11.amqp.r1":    tp("amqp", 60000, ""),
+		"queue11.gateway.r1": tp("stomp", 30000, `"server_cpu":{"cores":0.8,"us_per_message":16},`),
+	})
+	runs, err := loadRuns(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	write(&out, meta{machine: machine{cpus: 2}}, set{runs: runs}, dir)
+	doc := out.String()
+	for _, want := range []string{
+		"## Where the /queue throughput goes",
+		"| /queue 1 / 1 | stomp-gateway | 16.0 us | 20.0 us | 4.0 us | 40.0 us | 1.90 | 30.0k/s |",
+		"| /queue 1 / 1 | direct AMQP | - | 20.0 us | 4.0 us | 24.0 us | 1.10 | 60.0k/s |",
+		"direct AMQP's cost over the gateway path's, 24.0 / 40.0 us, is 0.60x; the rates measured 0.50x.",
+		"broker takes +0.0 us per message more",
+		"the gateway would have 16.0 us per message; it took 16.0 us.",
+	} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the report lacks %q:\n%s", want, doc)
+		}
+	}
+	if strings.Contains(doc, "/queue 4 / 4 |") {
+		t.Error("a shape without runs got rows")
+	}
+}
