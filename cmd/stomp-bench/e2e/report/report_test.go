@@ -134,7 +134,7 @@ func TestReportDescribesTheMachineAndEveryRun(t *testing.T) {
 		machine: machine{cpus: 2, goVer: "go1.x"}, commit: "abc1234", profiles: profiles(dir)}
 	write(&out, m, set{runs: runs}, dir)
 	doc := out.String()
-	for _, want := range []string{
+	reportHas(t, doc,
 		"| CPU | 2 cores, n/a |",
 		"| RabbitMQ | 3.10.8 on Erlang/OTP 25",
 		"commit abc1234",
@@ -144,11 +144,7 @@ func TestReportDescribesTheMachineAndEveryRun(t *testing.T) {
 		"| /queue 1 / 1 with receipts (RECEIPT per SEND), msgs/s | 90.0 | 200 | n/a |",
 		"| connects.gateway | connects | 1.00k connects/s; CONNECT to CONNECTED p50 0.0 ms, p99 0.0 ms; 3 failed | failed: 3 connects failed |",
 		"### CPU at 2,000 msg/s (/queue 1 / 1)\n\n```\nType: cpu\n",
-	} {
-		if !strings.Contains(doc, want) {
-			t.Errorf("the report lacks %q:\n%s", want, doc)
-		}
-	}
+	)
 	if strings.Contains(doc, "Build ID") {
 		t.Error("the report shows the profile's build ID, which changes with every build")
 	}
@@ -159,6 +155,28 @@ func TestReportDescribesTheMachineAndEveryRun(t *testing.T) {
 
 func ftoa(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 
+// reportOf writes the report of the results in dir, for a 2-core machine.
+func reportOf(t *testing.T, dir string) string {
+	t.Helper()
+	runs, err := loadRuns(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	write(&out, meta{machine: machine{cpus: 2}}, set{runs: runs}, dir)
+	return out.String()
+}
+
+// reportHas checks that doc holds each of wants.
+func reportHas(t *testing.T, doc string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(doc, want) {
+			t.Errorf("the report lacks %q:\n%s", want, doc)
+		}
+	}
+}
+
 func TestFloorReadsTheGatewayAgainstTheMachine(t *testing.T) {
 	t.Parallel()
 	dir := results(t, map[string]string{
@@ -166,23 +184,13 @@ func TestFloorReadsTheGatewayAgainstTheMachine(t *testing.T) {
 		"cpu2000.gateway":   `{"mode":"latency","ok":true,"result":{"latency":{"count":10,"p50_ms":1,"p99_ms":3},"server_cpu":{"cores":0.4,"us_per_message":180}}}`,
 		"fanout100.gateway": `{"mode":"fanout","ok":true,"result":{"subscribers":1000,"target_rate":100,"deliveries_per_second":100000,"latency":{"count":5,"p99_ms":20},"server_cpu":{"cores":0.9,"us_per_delivery":9}}}`,
 	})
-	runs, err := loadRuns(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	write(&out, meta{machine: machine{cpus: 2}}, set{runs: runs}, dir)
-	doc := out.String()
-	for _, want := range []string{
+	doc := reportOf(t, dir)
+	reportHas(t, doc,
 		"## What this machine charges",
 		"| 30.0 us per wake | 180 us per relayed message at 2,000 msg/s: 2.0x the wakes' floor of 90 us |",
 		"writer 10.0 us per write (100% of a core); reader 8.0 us | 9.0 us per delivery (fan-out, 1,000 subs x 100 msg/s): 0.90x one write |",
 		"| floor.machine | floor | wake from idle 30.0 us at 2000/s;",
-	} {
-		if !strings.Contains(doc, want) {
-			t.Errorf("the report lacks %q:\n%s", want, doc)
-		}
-	}
+	)
 }
 
 // The /queue rows are read from the CPU the runs used: the cost of a
@@ -199,25 +207,15 @@ func TestBudgetExplainsTheQueueRowsFromTheirCPU(t *testing.T) {
 		"queue11.amqp.r1":    tp("amqp", 60000, ""),
 		"queue11.gateway.r1": tp("stomp", 30000, `"server_cpu":{"cores":0.8,"us_per_message":16},`),
 	})
-	runs, err := loadRuns(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	write(&out, meta{machine: machine{cpus: 2}}, set{runs: runs}, dir)
-	doc := out.String()
-	for _, want := range []string{
+	doc := reportOf(t, dir)
+	reportHas(t, doc,
 		"## Where the /queue throughput goes",
 		"| /queue 1 / 1 | stomp-gateway | 16.0 us | 20.0 us | 4.0 us | 40.0 us | 1.90 | 30.0k/s |",
 		"| /queue 1 / 1 | direct AMQP | - | 20.0 us | 4.0 us | 24.0 us | 1.10 | 60.0k/s |",
 		"direct AMQP's cost over the gateway path's, 24.0 / 40.0 us, is 0.60x; the rates measured 0.50x.",
 		"broker takes +0.0 us per message more",
 		"the gateway would have 16.0 us per message; it took 16.0 us.",
-	} {
-		if !strings.Contains(doc, want) {
-			t.Errorf("the report lacks %q:\n%s", want, doc)
-		}
-	}
+	)
 	if strings.Contains(doc, "/queue 4 / 4 |") {
 		t.Error("a shape without runs got rows")
 	}
