@@ -26,7 +26,10 @@ type amqpOptions struct {
 	confirms    bool
 	window      int
 	ack         string
+	ackEvery    int
 	prefetch    int
+	mandatory   bool
+	headers     headerFlag
 	duration    time.Duration
 	warmup      time.Duration
 	drain       time.Duration
@@ -43,8 +46,11 @@ func amqpFlags(fs *flag.FlagSet) func(*env) (outcome, error) {
 	fs.IntVar(&o.size, "size", 128, "message body bytes (at least the ~30 bytes of sequence and timestamp)")
 	fs.BoolVar(&o.confirms, "confirms", true, "publish in confirm mode, at most -window messages per publisher awaiting their confirm (a gateway publishes every SEND this way)")
 	fs.IntVar(&o.window, "window", 1000, "with -confirms, messages per publisher awaiting their confirm")
-	fs.StringVar(&o.ack, "ack", "auto", "auto: consume without acks (what a STOMP ack:auto subscription gets); client: ack every delivery")
-	fs.IntVar(&o.prefetch, "prefetch", 0, "with -ack client, the consumers' prefetch count (basic.qos); 0 sets none")
+	fs.StringVar(&o.ack, "ack", "auto", "auto: consume without acks (what a STOMP ack:auto subscription gets); client: ack every delivery; multiple: one multiple ack every -ack-every deliveries (what stomp-gateway asks of RabbitMQ for an ack:auto subscription on a queue)")
+	fs.IntVar(&o.ackEvery, "ack-every", 100, "with -ack multiple, deliveries settled by each ack")
+	fs.IntVar(&o.prefetch, "prefetch", 0, "with -ack client or multiple, the consumers' prefetch count (basic.qos); 0 sets none")
+	fs.BoolVar(&o.mandatory, "mandatory", false, "publish mandatory (stomp-gateway does for /queue and /amq/queue, to tell a SEND that no queue took it)")
+	fs.Var(&o.headers, "header", "name:value of a header every message carries in its AMQP headers table (repeatable; stomp-gateway adds x-stomp-user:<user>)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure, after the warmup")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "how long to publish before measuring")
 	fs.DurationVar(&o.drain, "drain", 30*time.Second, "after publishing stops, longest wait for the messages still in flight (it also ends after 5 s without a delivery)")
@@ -81,8 +87,15 @@ func (o *amqpOptions) run(e *env) (outcome, error) {
 	if o.publishers <= 0 || o.subscribers <= 0 || o.duration <= 0 || o.timeout <= 0 {
 		return nil, errors.New("-publishers, -subscribers, -duration and -timeout must be positive")
 	}
-	if o.ack != "auto" && o.ack != "client" {
-		return nil, fmt.Errorf("-ack %q: want auto or client", o.ack)
+	switch {
+	case o.ack != "auto" && o.ack != "client" && o.ack != "multiple":
+		return nil, fmt.Errorf("-ack %q: want auto, client or multiple", o.ack)
+	case o.ack == "multiple" && o.ackEvery <= 0:
+		return nil, errors.New("-ack-every must be positive")
+	case o.ack == "multiple" && o.prefetch > 0 && o.prefetch < o.ackEvery:
+		// The consumer would wait for deliveries the broker holds back
+		// until it acks.
+		return nil, fmt.Errorf("-prefetch %d is below -ack-every %d: the consumer would stall", o.prefetch, o.ackEvery)
 	}
 	if o.confirms && o.window <= 0 {
 		return nil, errors.New("-window must be positive")
@@ -238,7 +251,7 @@ func (o *amqpOptions) openConsumer(s *stream, route amqpRoute) (*amqpConn, error
 			err = c.ch.QueueBind(q, route.key, route.exchange, false, nil)
 		}
 	}
-	if err == nil && o.ack == "client" && o.prefetch > 0 {
+	if err == nil && o.ack != "auto" && o.prefetch > 0 {
 		err = c.ch.Qos(o.prefetch, 0, false)
 	}
 	var deliveries <-chan amqp.Delivery
@@ -252,14 +265,19 @@ func (o *amqpOptions) openConsumer(s *stream, route amqpRoute) (*amqpConn, error
 	}
 	go func() {
 		defer close(c.done)
+		n := 0
 		for d := range deliveries {
 			if _, _, ok := s.pay.parse(d.Body); ok {
 				s.delivered.Add(1)
 			} else {
 				s.stale.Add(1)
 			}
-			if o.ack == "client" {
-				_ = d.Ack(false) // a failed ack closes the channel, which counts as an error
+			// A failed ack closes the channel, which counts as an error.
+			switch n++; {
+			case o.ack == "client":
+				_ = d.Ack(false)
+			case o.ack == "multiple" && n%o.ackEvery == 0:
+				_ = d.Ack(true)
 			}
 		}
 	}()
@@ -271,8 +289,10 @@ func (o *amqpOptions) openConsumer(s *stream, route amqpRoute) (*amqpConn, error
 // wait for one before sending the next.
 type amqpPublisher struct {
 	*amqpConn
-	window  chan struct{} // a token per message awaiting its confirm; nil without confirms
-	timeout time.Duration
+	window    chan struct{} // a token per message awaiting its confirm; nil without confirms
+	timeout   time.Duration
+	mandatory bool
+	headers   amqp.Table // shared by every message: amqp091-go only reads it
 }
 
 func (o *amqpOptions) openPublishers(ctx context.Context, s *stream, fails *failures) []*amqpPublisher {
@@ -300,7 +320,7 @@ func (o *amqpOptions) openPublisher(s *stream) (*amqpPublisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &amqpPublisher{amqpConn: c, timeout: o.timeout}
+	p := &amqpPublisher{amqpConn: c, timeout: o.timeout, mandatory: o.mandatory, headers: o.headers.table()}
 	if !o.confirms {
 		close(c.done)
 		return p, nil
@@ -346,7 +366,7 @@ func (p *amqpPublisher) publishUntil(ctx context.Context, s *stream, route amqpR
 		}
 		// A fresh body each time: amqp091-go may still hold the last one.
 		body := s.pay.append(make([]byte, 0, s.pay.size+64), seq, s.pay.since())
-		if err := p.ch.PublishWithContext(ctx, route.exchange, route.key, false, false, amqp.Publishing{Body: body}); err != nil {
+		if err := p.ch.PublishWithContext(ctx, route.exchange, route.key, p.mandatory, false, amqp.Publishing{Headers: p.headers, Body: body}); err != nil {
 			s.errors.add(err)
 			return
 		}
@@ -416,4 +436,30 @@ func publisherConns(ps []*amqpPublisher) []*amqpConn {
 		out[i] = p.amqpConn
 	}
 	return out
+}
+
+// headerFlag is the repeatable -header name:value.
+type headerFlag []string
+
+func (h *headerFlag) String() string { return strings.Join(*h, ",") }
+
+func (h *headerFlag) Set(v string) error {
+	if name, _, ok := strings.Cut(v, ":"); !ok || name == "" {
+		return fmt.Errorf("%q: want name:value", v)
+	}
+	*h = append(*h, v)
+	return nil
+}
+
+// table is the headers table of the flags; nil when there are none.
+func (h headerFlag) table() amqp.Table {
+	if len(h) == 0 {
+		return nil
+	}
+	t := amqp.Table{}
+	for _, kv := range h {
+		name, v, _ := strings.Cut(kv, ":")
+		t[name] = v
+	}
+	return t
 }

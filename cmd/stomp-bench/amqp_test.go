@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"strings"
 	"testing"
 
 	"github.com/stomp-gateway/stomp-gateway/relay/relaytest"
@@ -49,5 +52,59 @@ func TestAMQPReportHidesThePassword(t *testing.T) {
 		if u != redactURL(relaytest.URL()) {
 			t.Errorf("url %q in the report, want %q", u, redactURL(relaytest.URL()))
 		}
+	}
+}
+
+// With one multiple ack per 10 deliveries and a prefetch of 50, the
+// consumer only keeps getting messages if its acks reach the broker.
+func TestAMQPThroughputAcksAsTheGatewayDoes(t *testing.T) {
+	t.Parallel()
+	rb := relaytest.Require(t)
+	q := rb.Name("bench-amqp-multiple")
+	rb.DeleteQueue(q)
+	var r throughputResult
+	code, rep := bench(t, &r, "amqp-throughput", "-url", relaytest.URL(), "-duration", "300ms", "-warmup", "100ms", "-dest", "/queue/"+q,
+		"-ack", "multiple", "-ack-every", "10", "-prefetch", "50", "-mandatory", "-header", "x-stomp-user:bench", "-window", "100")
+	if code != 0 {
+		t.Fatalf("exit %d: %v", code, rep.FailedChecks)
+	}
+	if r.Ack != "multiple" || r.Sent <= 50 || r.Delivered != r.Sent || len(r.Errors) != 0 {
+		t.Errorf("ack %q: sent %d, delivered %d, errors %v", r.Ack, r.Sent, r.Delivered, r.Errors)
+	}
+}
+
+func TestAMQPThroughputRefusesAPrefetchItsAcksCannotFree(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	code := run(context.Background(), []string{"amqp-throughput", "-url", "amqp://127.0.0.1:1/", "-ack", "multiple", "-ack-every", "100", "-prefetch", "50"}, &out, &out)
+	if code != 2 || !strings.Contains(out.String(), "-prefetch 50 is below -ack-every 100") {
+		t.Errorf("exit %d, want 2 and why:\n%s", code, out.String())
+	}
+}
+
+func TestHeaderFlags(t *testing.T) {
+	var h headerFlag
+	for _, v := range []string{"x-stomp-user:alice", "empty:", "colon:a:b"} {
+		if err := h.Set(v); err != nil {
+			t.Fatalf("Set(%q): %v", v, err)
+		}
+	}
+	for _, bad := range []string{"novalue", ":value"} {
+		if err := h.Set(bad); err == nil {
+			t.Errorf("Set(%q) accepted", bad)
+		}
+	}
+	want := map[string]any{"x-stomp-user": "alice", "empty": "", "colon": "a:b"}
+	got := h.table()
+	if len(got) != len(want) {
+		t.Fatalf("table %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("table[%q] = %v, want %v", k, got[k], v)
+		}
+	}
+	if headerFlag(nil).table() != nil {
+		t.Error("no -header flags make a table")
 	}
 }
