@@ -91,6 +91,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	tuneGC(os.Getenv, log)
 
 	b, err := openBroker(relayCfg, log)
 	if err != nil {
