@@ -248,6 +248,12 @@ for r in $(seq 1 "$ROUNDS"); do
 		if [ "$shape" != queue11r ]; then # direct AMQP always publishes with confirms
 			bench "$shape.amqp.r$r" amqp-throughput $args $TP -dest "$dest.amqp.r$r" -url "$AMQP_URL" -broker-pid "$BEAM"
 		fi
+		case $shape in
+		queue11 | queue44) # direct AMQP asking of RabbitMQ what the gateway asks (report: asksFlags)
+			bench "$shape.amqpasks.r$r" amqp-throughput $args $TP -dest "$dest.amqpasks.r$r" -url "$AMQP_URL" -broker-pid "$BEAM" \
+				-ack multiple -ack-every 200 -prefetch 1000 -mandatory -header x-stomp-user:guest
+			;;
+		esac
 		gw_bench "$shape.gateway.r$r" throughput $args $TP -dest "$dest.gateway.r$r"
 	done
 done

@@ -219,4 +219,33 @@ func TestBudgetExplainsTheQueueRowsFromTheirCPU(t *testing.T) {
 	if strings.Contains(doc, "/queue 4 / 4 |") {
 		t.Error("a shape without runs got rows")
 	}
+	if strings.Contains(doc, "asking what the gateway asks") || !strings.Contains(doc, "Which of these costs what was not measured in this run.") {
+		t.Error("without its runs the report still compares with direct AMQP asking what the gateway asks")
+	}
+}
+
+// With direct AMQP asking what the gateway asks of RabbitMQ, the report
+// says how much of the broker's extra those asks are, with the flags the
+// run used.
+func TestBudgetSplitsTheBrokersExtraByWhatTheGatewayAsks(t *testing.T) {
+	t.Parallel()
+	tp := func(proto string, delivered, broker float64, extra string) string {
+		return `{"mode":"throughput","ok":true,` + extra + `"result":{"protocol":"` + proto + `","publishers":1,"subscribers":1,` +
+			`"sent_per_second":` + ftoa(delivered) + `,"delivered_per_second":` + ftoa(delivered) + `,` +
+			`"server_cpu":{"cores":0.8,"us_per_message":16},` +
+			`"broker_cpu":{"cores":0.9,"us_per_message":` + ftoa(broker) + `},"client_cpu":{"cores":0.2,"us_per_message":4}}}`
+	}
+	dir := results(t, map[string]string{
+		"queue11.amqp.r1":     tp("amqp", 60000, 14, ""),
+		"queue11.amqpasks.r1": tp("amqp", 50000, 18, `"flags":{"ack":"multiple","ack-every":"200","prefetch":"1000","mandatory":"true","header":"x-stomp-user:guest","url":"amqp://x"},`),
+		"queue11.gateway.r1":  tp("stomp", 30000, 22, ""),
+	})
+	doc := reportOf(t, dir)
+	reportHas(t, doc,
+		"| /queue 1 / 1 | direct AMQP, asking what the gateway asks | - | 18.0 us | 4.0 us | 22.0 us | 1.10 | 50.0k/s |",
+		"broker takes +8.0 us per message more than for direct AMQP",
+		"Asking what the gateway asks costs the broker +4.0 us of those +8.0 us; the gateway relays",
+		"0.60x the rate of a direct AMQP client asking the same.",
+		"(`-ack=multiple -ack-every=200 -prefetch=1000 -mandatory=true -header=x-stomp-user:guest`).",
+	)
 }

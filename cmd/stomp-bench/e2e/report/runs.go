@@ -17,10 +17,11 @@ import (
 type run struct {
 	Name, Measure, Target string
 	Round                 int
-	Mode                  string   `json:"mode"`
-	OK                    bool     `json:"ok"`
-	FailedChecks          []string `json:"failed_checks"`
-	Result                result   `json:"result"`
+	Mode                  string            `json:"mode"`
+	Flags                 map[string]string `json:"flags"`
+	OK                    bool              `json:"ok"`
+	FailedChecks          []string          `json:"failed_checks"`
+	Result                result            `json:"result"`
 }
 
 // result holds the fields of every mode's result that the report reads;
