@@ -78,8 +78,8 @@ func writeBudget(w io.Writer, s set, cpus int) {
 			if okC && okSR {
 				rows = append(rows, fmt.Sprintf("| %s | direct AMQP, asking what the gateway asks | - | %.1f us | %.1f us | %.1f us | %.2f | %s/s |\n",
 					sh.title, sb, sc, sb+sc, sbCores+scCores, num(s.cell(sh.measure, asksTarget, delivered).mean)))
-				note += fmt.Sprintf("  Asking what the gateway asks costs the broker %+.1f us of those %+.1f us; the gateway relays\n"+
-					"  %.2fx the rate of a direct AMQP client asking the same.\n", sb-ab, gb-ab, sRate)
+				note += fmt.Sprintf("  A direct AMQP client asking what the gateway asks costs the broker %+.1f us per message over\n"+
+					"  the bare baseline (the gateway's path: %+.1f us); the gateway relays %.2fx that client's rate.\n", sb-ab, gb-ab, sRate)
 			}
 		}
 		notes = append(notes, note)

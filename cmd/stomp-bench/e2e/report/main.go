@@ -177,7 +177,7 @@ func write(w io.Writer, m meta, s set, dir string) {
 	p("| load tool | stomp-bench on the same machine: it shares the cores with the broker and the server it measures |\n")
 	p("| date | %s, %s mode, took %s |\n", orNA(m.started), m.mode, orNA(m.elapsed))
 	p("| load average (1, 5, 15 min) | %s at the start, %s at the end |\n", orNA(m.loadStart), orNA(m.loadEnd))
-	p("| runs | %s measured after a warmup; throughput set: %d round(s), interleaved Web-STOMP, AMQP, gateway; %d idle sessions asked of each server |\n\n", orNA(m.duration), m.rounds, m.idleN)
+	p("| runs | %s measured after a warmup; throughput set: %d round(s), interleaved Web-STOMP, AMQP (for /queue also AMQP asking what the gateway asks), gateway; %d idle sessions asked of each server |\n\n", orNA(m.duration), m.rounds, m.idleN)
 	if load1 := max(firstFloat(m.loadStart), firstFloat(m.loadEnd)); load1 > float64(m.machine.cpus)/2 {
 		p("The 1-minute load average was %.1f at the start and %.1f at the end, on %d cores: other processes\n", firstFloat(m.loadStart), firstFloat(m.loadEnd), m.machine.cpus)
 		p("were using the machine, so the processes measured got only part of it (each run's CPU share is\n")
@@ -216,6 +216,7 @@ func write(w io.Writer, m meta, s set, dir string) {
 	p("- Connects: `stomp-bench connects`, 32 loops of dial, CONNECT, CONNECTED, DISCONNECT; the gateway\n")
 	p("  authenticates nobody (`none`), Web-STOMP checks guest's password in its internal database.\n\n")
 
+	writeSpeed(w, s)
 	writeFloor(w, s)
 	writeBudget(w, s, m.machine.cpus)
 	writeIdleMetrics(w, dir, s)
