@@ -9,6 +9,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/stomp-gateway/stomp-gateway/gateway/broker"
+	"github.com/stomp-gateway/stomp-gateway/gateway/routing"
 )
 
 // Delivery tags given to the gateway carry the consumer's generation above
@@ -183,6 +184,7 @@ func (c *consumer) unclaim(fresh bool, conn *amqp.Connection, declared bool, err
 // died, or cancelled by RabbitMQ (the queue was deleted), which the client
 // is told about.
 func (c *consumer) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint64) {
+	var dest destinations
 	for d := range deliveries {
 		c.mu.Lock()
 		current := !c.stopped && c.gen == gen
@@ -200,7 +202,7 @@ func (c *consumer) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint64)
 		sh.led.seen(d.DeliveryTag, c.pl.noAck)
 		c.s.h.Deliver(&broker.Delivery{
 			Subscription: c.id,
-			Destination:  c.s.r.rules.MessageDestination(d.Exchange, d.RoutingKey),
+			Destination:  dest.of(c.s.r.rules, &d),
 			Tag:          gen<<tagBits | d.DeliveryTag,
 			Redelivered:  d.Redelivered,
 			Settle:       c.pl.settle,
@@ -215,6 +217,19 @@ func (c *consumer) loop(sh *shared, deliveries <-chan amqp.Delivery, gen uint64)
 		return // stopped, or restored on another channel
 	}
 	c.lost(fmt.Errorf("%w: queue '%s' was deleted", broker.ErrNotFound, c.queue))
+}
+
+// destinations remembers the MESSAGE destination of the last delivery's
+// exchange and routing key: a consumer's deliveries mostly share them (a
+// queue's always do when they were sent to it), and formatting one
+// allocates a string per delivery. One consumer loop owns it.
+type destinations struct{ exchange, key, dest string }
+
+func (c *destinations) of(r routing.Rules, d *amqp.Delivery) string {
+	if c.dest == "" || c.exchange != d.Exchange || c.key != d.RoutingKey {
+		c.exchange, c.key, c.dest = d.Exchange, d.RoutingKey, r.MessageDestination(d.Exchange, d.RoutingKey)
+	}
+	return c.dest
 }
 
 func (c *consumer) lost(err error) {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -35,11 +36,21 @@ var publishProps = [...]string{
 // The first occurrence of a header wins, as in STOMP. A malformed priority,
 // expiration or timestamp is an error wrapping broker.ErrInvalidHeader.
 func publishing(hs []broker.Header, body []byte) (amqp.Publishing, error) {
-	p := amqp.Publishing{Body: body}
+	return publishingWith(hs, body, nil)
+}
+
+// publishingWith is publishing with the headers table t, when t is not
+// nil: one that publishing made from the same headers.
+func publishingWith(hs []broker.Header, body []byte, t amqp.Table) (amqp.Publishing, error) {
+	p := amqp.Publishing{Body: body, Headers: t}
+	build := t == nil
 	var seen uint16 // bit i: publishProps[i] was set by an earlier header
 	for _, h := range hs {
 		i := slices.Index(publishProps[:], h.Name)
 		if i < 0 {
+			if !build {
+				continue
+			}
 			if _, dup := p.Headers[h.Name]; !dup {
 				if p.Headers == nil {
 					p.Headers = amqp.Table{}
@@ -57,6 +68,31 @@ func publishing(hs []broker.Header, body []byte) (amqp.Publishing, error) {
 		}
 	}
 	return p, nil
+}
+
+// tables keeps the headers table of a session's last publish, with the
+// headers it was made from. A session sending the same headers again (its
+// sender header alone, most often) shares that table instead of making
+// one per message: nothing changes a table once made, and amqp091-go
+// only reads it.
+type tables struct{ last atomic.Pointer[madeTable] }
+
+type madeTable struct {
+	hs []broker.Header
+	t  amqp.Table
+}
+
+// publishing is the package's publishing, sharing the last table when hs
+// are the headers it was made from.
+func (c *tables) publishing(hs []broker.Header, body []byte) (amqp.Publishing, error) {
+	if last := c.last.Load(); last != nil && slices.Equal(last.hs, hs) {
+		return publishingWith(hs, body, last.t)
+	}
+	p, err := publishingWith(hs, body, nil)
+	if err == nil && p.Headers != nil {
+		c.last.Store(&madeTable{hs: slices.Clone(hs), t: p.Headers})
+	}
+	return p, err
 }
 
 // setProperty sets the basic property of publishProps header name. A

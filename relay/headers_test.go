@@ -489,3 +489,52 @@ func TestPublishingAllocatesOnlyItsTable(t *testing.T) {
 		t.Errorf("publishing allocates %.0f times, want at most 3 (its headers table and the value in it)", n)
 	}
 }
+
+// A session sending the same headers again shares the table of its last
+// publish: the sender header alone no longer costs a table per message.
+func TestASessionSendingTheSameHeadersAgainSharesItsTable(t *testing.T) {
+	var c tables
+	body := make([]byte, 128)
+	alice := hdrs("content-type", "text/plain", "x-stomp-user", "alice")
+	first, err := c.publishing(alice, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := hdrs("content-type", "text/plain", "x-stomp-user", "alice") // equal, not the same slice
+	var p amqp.Publishing
+	n := testing.AllocsPerRun(200, func() {
+		if p, err = c.publishing(again, body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 {
+		t.Errorf("publishing the same headers again allocates %.0f times, want none", n)
+	}
+	if p.ContentType != "text/plain" || len(p.Headers) != 1 || p.Headers["x-stomp-user"] != "alice" {
+		t.Fatalf("shared publishing = %+v", p)
+	}
+
+	// Other headers get a table of their own and leave the shared one alone.
+	bob, err := c.publishing(hdrs("x-stomp-user", "bob", "x-trace", "1"), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bob.Headers) != 2 || bob.Headers["x-stomp-user"] != "bob" || bob.Headers["x-trace"] != "1" || bob.ContentType != "" {
+		t.Errorf("other headers = %+v", bob)
+	}
+	if len(first.Headers) != 1 || first.Headers["x-stomp-user"] != "alice" {
+		t.Errorf("the first table changed: %v", first.Headers)
+	}
+	// The same names with another value are other headers.
+	carol, err := c.publishing(hdrs("x-stomp-user", "carol", "x-trace", "1"), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if carol.Headers["x-stomp-user"] != "carol" || bob.Headers["x-stomp-user"] != "bob" {
+		t.Errorf("carol's table %v, bob's %v", carol.Headers, bob.Headers)
+	}
+	// A malformed header is still refused when the rest is the same.
+	if _, err := c.publishing(hdrs("x-stomp-user", "carol", "x-trace", "1", "priority", "x"), body); !errors.Is(err, broker.ErrInvalidHeader) {
+		t.Errorf("a bad priority after a shared table: err = %v, want ErrInvalidHeader", err)
+	}
+}

@@ -32,6 +32,8 @@ type session struct {
 	h    broker.Handler
 	// link carries the session's publishes, so they stay in order.
 	link *link
+	// tables shares the headers table between publishes with the same headers.
+	tables tables
 
 	mu       sync.Mutex
 	subs     map[string]subscriber
@@ -82,7 +84,7 @@ func (s *session) Publish(ctx context.Context, m *broker.Message, confirmed func
 			hs = replaceHeader(hs, "reply-to", name)
 		}
 	}
-	msg, err := publishing(hs, m.Body)
+	msg, err := s.tables.publishing(hs, m.Body)
 	if err != nil {
 		return err
 	}

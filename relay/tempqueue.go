@@ -110,11 +110,12 @@ func (t *tempQueue) open(conn *amqp.Connection) error {
 }
 
 func (t *tempQueue) loop(sh *shared, deliveries <-chan amqp.Delivery) {
+	var dest destinations
 	for d := range deliveries {
 		sh.led.seen(d.DeliveryTag, true)
 		t.s.h.Deliver(&broker.Delivery{
 			Subscription: t.id,
-			Destination:  t.s.r.rules.MessageDestination(d.Exchange, d.RoutingKey),
+			Destination:  dest.of(t.s.r.rules, &d),
 			Redelivered:  d.Redelivered,
 			Headers:      deliveryHeaders(nil, &d),
 			Body:         d.Body,
