@@ -11,12 +11,12 @@ import (
 
 // The garbage collector's defaults, where the environment leaves them
 // unset. A gateway's live heap is small next to the garbage it makes: at
-// /queue saturation a few MiB live against ~65 allocations per relayed
+// /queue saturation a few MiB live against 55-65 allocations per relayed
 // message, most of them amqp091-go's framing. Go's default GOGC=100 then
 // collects every few milliseconds, and with GOGC=400 the gateway took
-// 15% less CPU per message at saturation (README, "Memory and CPU"). What bounds the
-// bigger heap is GOMEMLIMIT, which the runtime collects harder to stay
-// under: when it is unset the gateway sets it to 90% of its container's
+// 15% less CPU per message at saturation (README, "Memory and CPU").
+// What bounds the bigger heap is GOMEMLIMIT, which the runtime collects
+// harder to stay under: when it is unset the gateway sets it to 90% of its container's
 // memory limit (the cgroup's), as Prometheus does. Without a container
 // limit there is none, and the heap may grow to five times what is live
 // between collections; the memory trimmer (trim.go) still hands the
