@@ -228,7 +228,11 @@ func write(w io.Writer, m meta, s set, dir string) {
 		p("The raw profiles are in the results folder (`bin/bench-e2e/profile-*.pb.gz`).\n\n")
 		for _, path := range m.profiles {
 			name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "profile-"), ".txt")
-			p("### %s\n\n```\n%s```\n\n", profileTitle(name), profileText(path))
+			text := profileText(path)
+			p("### %s\n\n```\n%s```\n\n", profileTitle(name), text)
+			if name == "saturation" {
+				writeSaturationShares(w, text, s)
+			}
 		}
 	}
 }

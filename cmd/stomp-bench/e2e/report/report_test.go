@@ -270,3 +270,55 @@ func TestSpeedReadsTheAbsoluteGoalsAtTheRunsSpeed(t *testing.T) {
 		"| connects/s | >= 5,000 | >= 2.50k | 3.00k | yes |",
 	)
 }
+
+// Under the saturation profile the report says how much of the gateway's
+// CPU amqp091-go took, and what that is of its CPU per message.
+func TestSaturationProfileNamesAMQP091sShare(t *testing.T) {
+	t.Parallel()
+	listing := `Type: cpu
+      flat  flat%   sum%        cum   cum%
+     0.48s 10.62% 10.62%      0.48s 10.62%  internal/runtime/syscall/linux.Syscall6
+     0.11s  2.43%  3.54%      1.01s 22.35%  runtime.mallocgc
+
+      flat  flat%   sum%        cum   cum%
+         0     0%     0%      1.16s 30.00%  github.com/rabbitmq/amqp091-go.(*Connection).reader
+     0.01s  0.22%  4.20%      0.72s 20.00%  github.com/rabbitmq/amqp091-go.(*Channel).PublishWithDeferredConfirm (inline)
+`
+	runs, err := loadRuns(results(t, map[string]string{
+		"queue11.gateway.r1": `{"mode":"throughput","ok":true,"result":{"protocol":"stomp","delivered_per_second":9000,"server_cpu":{"cores":0.6,"us_per_message":20,"us_per_delivery":20}}}`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	writeSaturationShares(&out, listing, set{runs: runs})
+	reportHas(t, out.String(),
+		"30% amqp091-go reading RabbitMQ's frames (deliveries, confirms); 20% amqp091-go encoding and sending each publish; 22% allocating",
+		"At the 20 us per message measured at saturation, amqp091-go's two parts come to about 10 us.",
+	)
+	if strings.Contains(out.String(), "mark workers") {
+		t.Error("a part the listing does not name was reported")
+	}
+	out.Reset()
+	writeSaturationShares(&out, "Type: cpu\n", set{runs: runs})
+	if out.Len() != 0 {
+		t.Errorf("a listing without the parts wrote %q", out.String())
+	}
+}
+
+// A fan-out row that misses says how much of the machine the gateway and
+// the load tool used between them; one that is met does not.
+func TestAFanoutMissSaysWhatTheMachineHadLeft(t *testing.T) {
+	t.Parallel()
+	fan := func(p99 float64) string {
+		return `{"mode":"fanout","ok":true,"result":{"subscribers":1000,"deliveries_per_second":300000,"latency":{"count":10,"p50_ms":5,"p99_ms":` + ftoa(p99) + `},` +
+			`"server_cpu":{"cores":1.01,"us_per_delivery":3.4},"client_cpu":{"cores":0.86,"us_per_delivery":2.9}}}`
+	}
+	rows := tableOf(t, results(t, map[string]string{"fanout300.gateway": fan(239), "fanout200.gateway": fan(40)}))
+	if got := rows["fan-out 1,000 subs x 300 msg/s: deliveries/s, p99"].met; got != "**no**: 239 ms, 2.4x the goal (the gateway and stomp-bench used 1.87 cores between them)" {
+		t.Errorf("missed row: met %q", got)
+	}
+	if got := rows["fan-out 1,000 subs x 200 msg/s: deliveries/s, p99"].met; got != "yes" {
+		t.Errorf("met row: met %q", got)
+	}
+}
