@@ -4,11 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"github.com/stomp-gateway/stomp-gateway/auth"
 	"github.com/stomp-gateway/stomp-gateway/gateway/stomp"
-	"github.com/stomp-gateway/stomp-gateway/relay/memory"
 )
 
 // Not one MESSAGE goes out once the credentials expire, however late the
@@ -16,14 +12,7 @@ import (
 // (frames before it still go), a delivery arriving is not queued, and
 // the session closes with "token expired".
 func TestNoMessageIsWrittenAfterTheCredentialsExpire(t *testing.T) {
-	b := memory.New()
-	t.Cleanup(func() { b.Close() })
-	srv, err := New(DefaultConfig(), b, auth.AllowAll{}, nil, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(t.Context()) })
-	s := newSession(srv, newDiscard(), stomp.V12)
+	s := newSession(testServer(t), newDiscard(), stomp.V12)
 	message := outItem{message: true, b: []byte("MESSAGE\n\n\x00")}
 	batch := []outItem{frameItem(stomp.CmdReceipt, []byte("RECEIPT\nreceipt-id:1\n\n\x00")), message, message}
 	closing := func() *closeReason {

@@ -64,9 +64,9 @@ func (t *discardTransport) close()                         { t.once.Do(func() { 
 func (t *discardTransport) remoteAddr() string             { return "192.0.2.1:1" }
 func (t *discardTransport) name() string                   { return "test" }
 
-// hotSessions starts n connected sessions, each subscribed to /topic/hot
-// as "s", over discarding transports.
-func hotSessions(tb testing.TB, n int) ([]*session, []*discardTransport) {
+// testServer is a gateway on the embedded broker that accepts anyone,
+// shut down when the test ends.
+func testServer(tb testing.TB) *Server {
 	tb.Helper()
 	b := memory.New()
 	tb.Cleanup(func() { b.Close() })
@@ -75,6 +75,14 @@ func hotSessions(tb testing.TB, n int) ([]*session, []*discardTransport) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = srv.Shutdown(tb.Context()) })
+	return srv
+}
+
+// hotSessions starts n connected sessions, each subscribed to /topic/hot
+// as "s", over discarding transports.
+func hotSessions(tb testing.TB, n int) ([]*session, []*discardTransport) {
+	tb.Helper()
+	srv := testServer(tb)
 	var ss []*session
 	var ts []*discardTransport
 	for range n {

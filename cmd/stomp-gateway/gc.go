@@ -16,11 +16,11 @@ import (
 // collects every few milliseconds, and with GOGC=400 the gateway took
 // 15% less CPU per message at saturation (README, "Memory and CPU").
 // What bounds the bigger heap is GOMEMLIMIT, which the runtime collects
-// harder to stay under: when it is unset the gateway sets it to 90% of its container's
-// memory limit (the cgroup's), as Prometheus does. Without a container
-// limit there is none, and the heap may grow to five times what is live
-// between collections; the memory trimmer (trim.go) still hands the
-// garbage of a connect storm back to the OS.
+// harder to stay under: when it is unset the gateway sets it to 90% of
+// its container's memory limit (the cgroup's), as Prometheus does.
+// Without a container limit there is none, and the heap may grow to five
+// times what is live between collections; the memory trimmer (trim.go)
+// still hands the garbage of a connect storm back to the OS.
 const (
 	defaultGOGC     = 400
 	memoryLimitPart = 0.9
@@ -46,6 +46,7 @@ func applyGC(getenv func(string) string, limit memlimit.Provider) (gcSettings, e
 	} else {
 		s.percentFrom = "GOGC"
 	}
+	// Reading GOGC turns the collector off; it is set back at once.
 	s.percent = debug.SetGCPercent(-1)
 	debug.SetGCPercent(s.percent)
 
@@ -54,16 +55,15 @@ func applyGC(getenv func(string) string, limit memlimit.Provider) (gcSettings, e
 		return s, nil
 	}
 	n, err := memlimit.ApplyRatio(limit, memoryLimitPart)()
-	switch {
-	case errors.Is(err, memlimit.ErrNoLimit), errors.Is(err, memlimit.ErrNoCgroup), errors.Is(err, memlimit.ErrCgroupsNotSupported):
+	if err != nil {
 		s.limit, s.limitFrom = debug.SetMemoryLimit(-1), "none"
-		return s, nil
-	case err != nil:
-		s.limit, s.limitFrom = debug.SetMemoryLimit(-1), "none"
+		if errors.Is(err, memlimit.ErrNoLimit) || errors.Is(err, memlimit.ErrNoCgroup) || errors.Is(err, memlimit.ErrCgroupsNotSupported) {
+			return s, nil
+		}
 		return s, err
 	}
-	debug.SetMemoryLimit(int64(min(n, math.MaxInt64)))
-	s.limit, s.limitFrom = debug.SetMemoryLimit(-1), "cgroup"
+	s.limit, s.limitFrom = int64(min(n, math.MaxInt64)), "cgroup"
+	debug.SetMemoryLimit(s.limit)
 	return s, nil
 }
 
