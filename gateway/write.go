@@ -303,7 +303,7 @@ func (s *session) take(done []outItem) (batch []outItem, last *closeReason) {
 		default:
 		}
 	}
-	return batch, nil
+	return batch, last
 }
 
 // recycleLocked keeps a written batch's array (cleared) for the next
