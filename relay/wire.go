@@ -3,6 +3,7 @@ package relay
 import (
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -48,7 +49,9 @@ func dialWire(network, addr string) (net.Conn, error) {
 }
 
 // wireConn is a net.Conn whose writes are coalesced by a writer goroutine;
-// reads and deadlines are the socket's own.
+// reads and deadlines are the socket's own. The writer's writes and the
+// reads are raw system calls where the platform lets them be
+// (wire_linux.go).
 type wireConn struct {
 	net.Conn
 
@@ -62,10 +65,12 @@ type wireConn struct {
 	err      error     // the first write error, returned by every later Write
 	closing  bool
 	finished chan struct{} // closed when the writer has returned
+
+	raw syscall.RawConn // the socket for raw reads and writes (wire_linux.go); nil: through Conn
 }
 
 func newWireConn(c net.Conn) *wireConn {
-	w := &wireConn{Conn: c, finished: make(chan struct{})}
+	w := &wireConn{Conn: c, finished: make(chan struct{}), raw: rawConnOf(c)}
 	w.more.L, w.room.L = &w.mu, &w.mu
 	go w.writer()
 	return w
@@ -121,7 +126,7 @@ func (w *wireConn) writer() {
 		}
 		w.mu.Unlock()
 
-		_, err := w.Conn.Write(batch)
+		err := w.write(batch)
 
 		w.mu.Lock()
 		if err != nil {
@@ -138,6 +143,23 @@ func (w *wireConn) writer() {
 			w.spare = nil
 		}
 	}
+}
+
+// write hands the socket all of b.
+func (w *wireConn) write(b []byte) error {
+	if w.raw == nil {
+		_, err := w.Conn.Write(b)
+		return err
+	}
+	return writeRaw(w.raw, b)
+}
+
+// Read is the socket's, by a raw system call where it can be.
+func (w *wireConn) Read(p []byte) (int, error) {
+	if w.raw == nil {
+		return w.Conn.Read(p)
+	}
+	return readRaw(w.raw, p)
 }
 
 // Close hands the socket what is buffered (bounded by wireCloseWait) and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -178,5 +179,71 @@ func TestWireConnCloseFlushesWhatIsBuffered(t *testing.T) {
 	}
 	if _, err := w.Write([]byte("x")); err == nil {
 		t.Fatal("Write after Close succeeded")
+	}
+}
+
+// amqp091-go finds a dead RabbitMQ by its read deadline (three missed
+// heartbeats) and a closed one by EOF; the socket's own reads, raw or not,
+// must keep both, and a write larger than the socket's buffer must go
+// whole, in order, in as many system calls as it takes.
+func TestWireConnReadsAsTheSocketDoes(t *testing.T) {
+	t.Parallel()
+	c, peer := tcpPair(t)
+	w := newWireConn(c)
+	if canRawIO && w.raw == nil {
+		t.Fatal("a plain TCP socket is not read by raw system calls")
+	}
+
+	if _, err := peer.Write([]byte("frame")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 16)
+	if n, err := io.ReadAtLeast(w, buf, 5); err != nil || string(buf[:n]) != "frame" {
+		t.Fatalf("read %q, %v; want %q", buf[:n], err, "frame")
+	}
+
+	if err := w.SetReadDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := w.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a read past its deadline returned %v, want a deadline error", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("a read with a 50 ms deadline returned after %v", waited)
+	}
+	if err := w.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+
+	big := bytes.Repeat([]byte("0123456789abcdef"), 1<<18) // 4 MiB: more than a socket buffer
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(io.LimitReader(peer, int64(len(big))))
+		got <- b
+	}()
+	if _, err := w.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, big) {
+			t.Fatalf("the peer got %d bytes of %d, or out of order", len(b), len(big))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a 4 MiB write did not arrive")
+	}
+
+	if err := peer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.Read(buf); n != 0 || err != io.EOF {
+		t.Fatalf("a read after the peer closed returned %d, %v; want 0, EOF", n, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Read(buf); err == nil {
+		t.Fatal("a read after Close succeeded")
 	}
 }
