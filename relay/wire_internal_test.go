@@ -108,8 +108,11 @@ func TestWireConnBlocksWriterWhenThePeerStopsReading(t *testing.T) {
 	wrote := make(chan struct{})
 	go func() {
 		defer close(wrote)
+		// The writer's own write, stuck in the pipe, holds one batch of
+		// up to wireMaxPending (and a chunk); as much again may wait. So
+		// 2 x wireMaxPending can all be taken: write twice that.
 		chunk := make([]byte, 64<<10)
-		for range 2 * wireMaxPending / len(chunk) {
+		for range 4 * wireMaxPending / len(chunk) {
 			if _, err := w.Write(chunk); err != nil {
 				return
 			}
