@@ -24,5 +24,6 @@ type Config struct {
 	ReconnectMax          time.Duration `envconfig:"AMQP_RECONNECT_MAX" default:"5s" desc:"longest delay between reconnect attempts"`
 	RebalanceInterval     time.Duration `envconfig:"AMQP_REBALANCE_INTERVAL" default:"30s" desc:"a connection that failed over to another RabbitMQ node tries its own node again this often and moves back, so connections spread over the cluster again after a node returns; 0 never moves"`
 	Heartbeat             time.Duration `envconfig:"AMQP_HEARTBEAT" default:"10s" desc:"AMQP heartbeat interval"`
+	MaxUnconfirmed        int           `envconfig:"AMQP_MAX_UNCONFIRMED" default:"2048" desc:"most publishes one publishing AMQP channel holds unconfirmed, over all the sessions on it; a SEND waits for room (more only adds latency once RabbitMQ is what limits the rate, and costs CPU: amqp091-go looks at every unconfirmed publish on each confirm)"`
 	SessionConsumers      int           `envconfig:"AMQP_CONSUMERS_PER_SESSION" default:"64" desc:"most broker consumers one session may hold on RabbitMQ: subscriptions (a node-local fan-out it is in counts as one) and reply-to temp queues, each of which may hold one of the node's AMQP channels; beyond it the client gets ERROR resource limit"`
 }

@@ -28,11 +28,20 @@ import (
 // fine. A nack RabbitMQ means (x-overflow reject-publish) still fails, after
 // nackRetryFor.
 //
+// At most Config.MaxUnconfirmed publishes are unconfirmed at a time, over
+// all sessions (room): amqp091-go walks every unconfirmed publish of a
+// channel on each multiple ack, so its CPU per message grows with their
+// number. Each session's own bound (gateway MAX_INFLIGHT_PUBLISHES, 512)
+// let 16 sessions publishing at full speed keep 8,192 unconfirmed, a
+// quarter of the gateway's CPU, for no more throughput: RabbitMQ was the
+// bottleneck and the extra only waited (as latency) in its mailbox.
+//
 // Locks: send serialises publishing, so delivery tags are assigned in
 // order; pend guards the unconfirmed set and is all the confirm goroutine
 // takes, so a publish blocked on the socket never stalls confirms.
 type publisher struct {
-	l *link
+	l    *link
+	room chan struct{} // a token per unconfirmed publish, Config.MaxUnconfirmed of them
 
 	send    sync.Mutex
 	ch      *amqp.Channel // nil while down
@@ -78,14 +87,32 @@ type pub struct {
 func newPublisher(l *link) *publisher {
 	idle := make(chan struct{})
 	close(idle)
-	return &publisher{l: l, ready: make(chan struct{}), watching: idle, pending: map[uint64]*pub{}}
+	return &publisher{l: l, room: make(chan struct{}, max(l.r.cfg.MaxUnconfirmed, 1)), ready: make(chan struct{}), watching: idle, pending: map[uint64]*pub{}}
+}
+
+// finish completes m, which gives its room back.
+func (p *publisher) finish(m *pub, err error) {
+	<-p.room
+	m.done(err)
 }
 
 // publish sends msg to t and calls done once RabbitMQ confirms it. It
 // waits while the channel is down or RabbitMQ has blocked the connection
 // (a memory or disk alarm): the session that called it stops reading from
 // its client instead of buffering without bound.
-func (p *publisher) publish(ctx context.Context, t target, msg amqp.Publishing, done func(error)) error {
+func (p *publisher) publish(ctx context.Context, t target, msg amqp.Publishing, done func(error)) (err error) {
+	select {
+	case p.room <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: RabbitMQ is not confirming publishes", broker.ErrUnavailable)
+	case <-p.l.quit:
+		return broker.ErrClosed
+	}
+	defer func() {
+		if err != nil {
+			<-p.room // not published
+		}
+	}()
 	for {
 		p.send.Lock()
 		if p.ch != nil && !p.blocked {
@@ -358,11 +385,11 @@ func (p *publisher) settle(c amqp.Confirmation) time.Duration {
 	}
 	switch {
 	case !c.Ack:
-		m.done(fmt.Errorf("%w: RabbitMQ could not take the message", broker.ErrNacked))
+		p.finish(m, fmt.Errorf("%w: RabbitMQ could not take the message", broker.ErrNacked))
 	case m.returned:
-		m.done(fmt.Errorf("%w: no queue '%s' in vhost '%s'", broker.ErrNotFound, m.t.key, p.l.vhost))
+		p.finish(m, fmt.Errorf("%w: no queue '%s' in vhost '%s'", broker.ErrNotFound, m.t.key, p.l.vhost))
 	default:
-		m.done(nil)
+		p.finish(m, nil)
 	}
 	return 0
 }
@@ -416,7 +443,7 @@ func (p *publisher) requeue(err *amqp.Error, done chan struct{}, backoff time.Du
 	p.pend.Unlock()
 	close(done)
 	for _, m := range failed {
-		m.done(cause)
+		p.finish(m, cause)
 	}
 	if closed {
 		p.failAll(broker.ErrClosed)
@@ -473,6 +500,6 @@ func (p *publisher) failAll(err error) {
 	p.pending, p.retry, p.nacked = map[uint64]*pub{}, nil, nil
 	p.pend.Unlock()
 	for _, m := range all {
-		m.done(err)
+		p.finish(m, err)
 	}
 }

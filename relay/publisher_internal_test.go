@@ -21,6 +21,12 @@ import (
 
 func testRelay(t *testing.T) (*Relay, *link) {
 	t.Helper()
+	return testRelayWith(t, func(*Config) {})
+}
+
+// testRelayWith is testRelay with its configuration changed by set.
+func testRelayWith(t *testing.T, set func(*Config)) (*Relay, *link) {
+	t.Helper()
 	url := os.Getenv("STOMP_GATEWAY_TEST_AMQP_URL")
 	if url == "" {
 		url = "amqp://guest:guest@127.0.0.1:5672/"
@@ -33,8 +39,10 @@ func testRelay(t *testing.T) (*Relay, *link) {
 	} else {
 		c.Close()
 	}
-	r, err := New(Config{URLs: []string{url}, Connections: 1, TopicExchange: "amq.topic",
-		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, Heartbeat: 10 * time.Second}, zerolog.Nop())
+	cfg := Config{URLs: []string{url}, Connections: 1, TopicExchange: "amq.topic",
+		ReconnectMin: 20 * time.Millisecond, ReconnectMax: 200 * time.Millisecond, Heartbeat: 10 * time.Second}
+	set(&cfg)
+	r, err := New(cfg, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,5 +312,97 @@ func TestAReturnMatchesOnlyTheMessageItCarries(t *testing.T) {
 	}
 	if isReturned(amqp.Publishing{Body: []byte("ping")}, amqp.Return{Body: []byte("pong")}) {
 		t.Fatal("another body matched")
+	}
+}
+
+// Sessions publishing at full speed on one channel, each within its own
+// bound (MAX_INFLIGHT_PUBLISHES), together keep no more than
+// AMQP_MAX_UNCONFIRMED unconfirmed: amqp091-go's CPU per confirm grows
+// with that number, and beyond the broker's pace it is only latency. A
+// publish waiting for room gives up when its session ends, and gives back
+// nothing it did not take.
+func TestUnconfirmedPublishesAreBoundedAcrossSessions(t *testing.T) {
+	t.Parallel()
+	const bound = 8
+	_, l := testRelayWith(t, func(c *Config) { c.MaxUnconfirmed = bound })
+	p := l.pub
+	unconfirmed := func() int {
+		p.pend.Lock()
+		defer p.pend.Unlock()
+		return len(p.pending) + len(p.retry) + len(p.nacked)
+	}
+
+	var most atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if n := int64(unconfirmed()); n > most.Load() {
+				most.Store(n)
+			}
+		}
+	}()
+	const sessions, each = 16, 300 // each session's own bound is more than the channel's
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var settled sync.WaitGroup
+			for range each {
+				settled.Add(1)
+				err := p.publish(context.Background(), target{exchange: "amq.topic", key: "sgtest.bounded"}, amqp.Publishing{Body: []byte("x")}, func(err error) {
+					if err != nil {
+						failed.Add(1)
+					}
+					settled.Done()
+				})
+				if err != nil {
+					failed.Add(1)
+					settled.Done()
+				}
+			}
+			settled.Wait()
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-sampled
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of %d publishes failed", n, sessions*each)
+	}
+	if m := most.Load(); m > bound {
+		t.Fatalf("%d publishes were unconfirmed at once, bound %d", m, bound)
+	} else if m < 2 {
+		t.Fatalf("at most %d publish was unconfirmed at once: the publishes were not concurrent, the bound was not tested", m)
+	}
+	if n := len(p.room); n != 0 {
+		t.Fatalf("%d units of room still taken with every publish settled", n)
+	}
+
+	// With the room taken, a publish waits, and gives up with its session.
+	for range bound {
+		p.room <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	err := p.publish(ctx, target{exchange: "amq.topic", key: "sgtest.bounded"}, amqp.Publishing{Body: []byte("x")}, func(error) {
+		t.Error("a publish that never went out was settled")
+	})
+	if !errors.Is(err, broker.ErrUnavailable) {
+		t.Fatalf("a publish without room returned %v, want ErrUnavailable once its context ended", err)
+	}
+	if n := len(p.room); n != bound {
+		t.Fatalf("room taken %d, want %d: a publish that never went out changed it", n, bound)
+	}
+	for range bound {
+		<-p.room
 	}
 }

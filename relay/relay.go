@@ -105,6 +105,7 @@ func New(cfg Config, log zerolog.Logger) (*Relay, error) {
 	def(&r.cfg.MaxConnections, 16)
 	def(&r.cfg.ChannelsPerConnection, 1000)
 	def(&r.cfg.ConsumersPerChannel, 100)
+	def(&r.cfg.MaxUnconfirmed, 2048)
 	r.cfg.MaxConnections = max(r.cfg.MaxConnections, r.cfg.Connections)
 	if r.cfg.IdleConnectionTimeout <= 0 {
 		r.cfg.IdleConnectionTimeout = time.Minute
