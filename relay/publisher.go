@@ -97,9 +97,10 @@ func (p *publisher) finish(m *pub, err error) {
 }
 
 // publish sends msg to t and calls done once RabbitMQ confirms it. It
-// waits while the channel is down or RabbitMQ has blocked the connection
-// (a memory or disk alarm): the session that called it stops reading from
-// its client instead of buffering without bound.
+// waits for room among the unconfirmed, and while the channel is down or
+// RabbitMQ has blocked the connection (a memory or disk alarm): the
+// session that called it stops reading from its client instead of
+// buffering without bound.
 func (p *publisher) publish(ctx context.Context, t target, msg amqp.Publishing, done func(error)) (err error) {
 	select {
 	case p.room <- struct{}{}:
