@@ -9,13 +9,20 @@ import (
 	"github.com/stomp-gateway/stomp-gateway/relay/relaytest"
 )
 
+// amqpQueueRun is one amqp-throughput run on a fresh queue of RabbitMQ's
+// named after name, with args after the URL and destination.
+func amqpQueueRun(t *testing.T, r *throughputResult, name string, args ...string) (int, jsonReport) {
+	t.Helper()
+	rb := relaytest.Require(t)
+	q := rb.Name(name)
+	rb.DeleteQueue(q)
+	return bench(t, r, append([]string{"amqp-throughput", "-url", relaytest.URL(), "-dest", "/queue/" + q}, args...)...)
+}
+
 func TestAMQPThroughputQueue(t *testing.T) {
 	t.Parallel()
-	rb := relaytest.Require(t)
-	q := rb.Name("bench-amqp-queue")
-	rb.DeleteQueue(q)
 	var r throughputResult
-	code, rep := bench(t, &r, "amqp-throughput", "-url", relaytest.URL(), "-duration", "300ms", "-warmup", "100ms", "-dest", "/queue/"+q, "-window", "100")
+	code, rep := amqpQueueRun(t, &r, "bench-amqp-queue", "-duration", "300ms", "-warmup", "100ms", "-window", "100")
 	if code != 0 {
 		t.Fatalf("exit %d: %v", code, rep.FailedChecks)
 	}
@@ -43,11 +50,8 @@ func TestAMQPThroughputTopicFansOutToEverySubscriber(t *testing.T) {
 
 func TestAMQPReportHidesThePassword(t *testing.T) {
 	t.Parallel()
-	rb := relaytest.Require(t)
-	q := rb.Name("bench-amqp-pw")
-	rb.DeleteQueue(q)
 	var r throughputResult
-	_, rep := bench(t, &r, "amqp-throughput", "-url", relaytest.URL(), "-duration", "100ms", "-warmup", "0s", "-dest", "/queue/"+q)
+	_, rep := amqpQueueRun(t, &r, "bench-amqp-pw", "-duration", "100ms", "-warmup", "0s")
 	for _, u := range []string{rep.URL, rep.Flags["url"]} {
 		if u != redactURL(relaytest.URL()) {
 			t.Errorf("url %q in the report, want %q", u, redactURL(relaytest.URL()))
@@ -59,11 +63,8 @@ func TestAMQPReportHidesThePassword(t *testing.T) {
 // consumer only keeps getting messages if its acks reach the broker.
 func TestAMQPThroughputAcksAsTheGatewayDoes(t *testing.T) {
 	t.Parallel()
-	rb := relaytest.Require(t)
-	q := rb.Name("bench-amqp-multiple")
-	rb.DeleteQueue(q)
 	var r throughputResult
-	code, rep := bench(t, &r, "amqp-throughput", "-url", relaytest.URL(), "-duration", "300ms", "-warmup", "100ms", "-dest", "/queue/"+q,
+	code, rep := amqpQueueRun(t, &r, "bench-amqp-multiple", "-duration", "300ms", "-warmup", "100ms",
 		"-ack", "multiple", "-ack-every", "10", "-prefetch", "50", "-mandatory", "-header", "x-stomp-user:bench", "-window", "100")
 	if code != 0 {
 		t.Fatalf("exit %d: %v", code, rep.FailedChecks)
